@@ -78,7 +78,12 @@ class AgeInBand:
     """
 
     def __init__(
-        self, *, band: str = "age_band", column: str = "age", max_age: int = 100, smoothing: float = 1.0
+        self,
+        *,
+        band: str = "age_band",
+        column: str = "age",
+        max_age: int = 100,
+        smoothing: float = 1.0,
     ):
         self.band = band
         self.column = column
@@ -95,7 +100,9 @@ class AgeInBand:
         )
         self.pmf_: dict[str, _AgePMF] = {}
         for label in labels.unique(maintain_order=True).to_list():
-            self.pmf_[label] = self._pmf(label, None if ages is None else ages[(labels == label).to_numpy()])
+            self.pmf_[label] = self._pmf(
+                label, None if ages is None else ages[(labels == label).to_numpy()]
+            )
         return self
 
     def _pmf(self, label: str, ages: np.ndarray | None) -> _AgePMF:
@@ -120,7 +127,9 @@ class AgeInBand:
         for label in labels.unique(maintain_order=True).to_list():
             idx = np.flatnonzero(values == label)
             pmf = self.pmf_.get(label) or self._pmf(label, None)
-            out[idx] = pmf.years[np.searchsorted(pmf.cdf, u[idx], side="right").clip(max=pmf.years.size - 1)]
+            out[idx] = pmf.years[
+                np.searchsorted(pmf.cdf, u[idx], side="right").clip(max=pmf.years.size - 1)
+            ]
         return pl.Series(self.column, out, dtype=pl.Int16)
 
 
@@ -182,7 +191,9 @@ class IncomeByGroup:
         zero_share = float(w[~positive].sum() / w.sum()) if w.sum() > 0 else 1.0
         pos = x[positive]
         if pos.size < 2:
-            return _IncomeFit(zero_share, 0.0, float(pos.mean()) if pos.size else 0.0, int(pos.size))
+            return _IncomeFit(
+                zero_share, 0.0, float(pos.mean()) if pos.size else 0.0, int(pos.size)
+            )
         shape, _, scale = stats.lognorm.fit(pos, floc=0)
         return _IncomeFit(zero_share, float(shape), float(scale), int(pos.size))
 
@@ -196,13 +207,19 @@ class IncomeByGroup:
         u = rng.random(n)
         z = rng.standard_normal(n)
         if self.by:
-            keys = persons.select(pl.concat_str([pl.col(b).cast(pl.String) for b in self.by], separator="\x1f"))
+            keys = persons.select(
+                pl.concat_str([pl.col(b).cast(pl.String) for b in self.by], separator="\x1f")
+            )
             key_values = keys.to_series().to_numpy()
         else:
             key_values = np.zeros(n, dtype=object)
         for key in np.unique(key_values):
             idx = np.flatnonzero(key_values == key)
-            fit = self.fits_.get(tuple(str(key).split("\x1f")), self.pooled_) if self.by else self.pooled_
+            fit = (
+                self.fits_.get(tuple(str(key).split("\x1f")), self.pooled_)
+                if self.by
+                else self.pooled_
+            )
             positive = u[idx] >= fit.zero_share
             draws = fit.scale * np.exp(fit.shape * z[idx])
             out[idx] = np.where(positive, draws, 0.0)

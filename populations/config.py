@@ -186,7 +186,8 @@ def load_config(path: str | Path) -> PopulationConfig:
     attributes = data.get("attributes", {})
     for key in attributes:
         if key not in {"age", "income"}:
-            msg = f"`{path}` attributes: unknown attribute `{key}`. {closest_hint(key, ['age', 'income'])}"
+            hint = closest_hint(key, ["age", "income"])
+            msg = f"`{path}` attributes: unknown attribute `{key}`. {hint}"
             raise ConfigError(msg)
     return PopulationConfig(
         marginals=tuple(marginals),

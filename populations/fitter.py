@@ -48,7 +48,8 @@ class IPF:
     ...                      "count": [3, 1, 2, 2]})
     >>> sexes = pl.DataFrame({"zone": ["a", "a", "b", "b"], "sex": ["f", "m"] * 2,
     ...                       "count": [2, 2, 1, 3]})
-    >>> fit = IPF().fit([Marginal.from_frame(ages, name="age"), Marginal.from_frame(sexes, name="sex")])
+    >>> marginals = [Marginal.from_frame(ages, name="age"), Marginal.from_frame(sexes, name="sex")]
+    >>> fit = IPF().fit(marginals)
     >>> fit.status_.value, fit.dims_
     ('converged', ('zone', 'age', 'sex'))
     >>> fit.sample(rng=np.random.default_rng(0)).height
@@ -148,7 +149,10 @@ class IPF:
         cats: tuple[tuple[str, ...], ...],
     ) -> np.ndarray:
         if seed.height == 0:
-            msg = "seed sample: it has no rows. Hint: give at least one record, or no seed and a prior."
+            msg = (
+                "seed sample: it has no rows. "
+                "Hint: give at least one record, or no seed and a prior."
+            )
             raise SeedSampleError(msg)
         present = [i for i, d in enumerate(dims) if d in seed.columns]
         if not present:
@@ -173,7 +177,9 @@ class IPF:
             codes.append(code)
         w = np.ones(seed.height) if weight is None else seed[weight].cast(pl.Float64).to_numpy()
         sub_shape = [len(cats[i]) for i in present]
-        flat = np.bincount(np.ravel_multi_index(codes, sub_shape), weights=w, minlength=int(np.prod(sub_shape)))
+        flat = np.bincount(
+            np.ravel_multi_index(codes, sub_shape), weights=w, minlength=int(np.prod(sub_shape))
+        )
         sub = flat.reshape(sub_shape)
         shape = [len(c) if i in present else 1 for i, c in enumerate(cats)]
         return np.broadcast_to(sub.reshape(shape), [len(c) for c in cats]).copy()

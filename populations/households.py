@@ -28,7 +28,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from populations.convergence import ConvergenceRecord, Status
+from populations.convergence import ConvergenceRecord
 from populations.errors import MarginalsError, NotFittedError, SeedSampleError
 from populations.integerise import integerise, trs
 from populations.ipf import Target
@@ -162,17 +162,18 @@ class HouseholdSynthesizer:
         n_cells = targets.shape[1]
         n_hh = seed.households.height
         rows = np.arange(n_hh) if m.level == "household" else seed.person_household
-        incidence = sp.csc_array(
-            (np.ones(rows.size), (rows, codes)), shape=(n_hh, n_cells)
-        )
+        incidence = sp.csc_array((np.ones(rows.size), (rows, codes)), shape=(n_hh, n_cells))
         incidence.sum_duplicates()
         present = np.diff(incidence.indptr) > 0
         wanted = targets.sum(axis=0) > 0
         missing = np.flatnonzero(wanted & ~present)
         if missing.size:
-            labels = np.unravel_index(int(missing[0]), [len(m.categories[m.dims.index(d)]) for d in dims])
+            labels = np.unravel_index(
+                int(missing[0]), [len(m.categories[m.dims.index(d)]) for d in dims]
+            )
             cell = ", ".join(
-                f"{d} `{m.categories[m.dims.index(d)][i]}`" for d, i in zip(dims, labels, strict=True)
+                f"{d} `{m.categories[m.dims.index(d)][i]}`"
+                for d, i in zip(dims, labels, strict=True)
             )
             msg = (
                 f"marginal {m.where()} counts {cell}, but the seed sample has no such "
@@ -353,7 +354,10 @@ def _balance(weights: np.ndarray, c: _Control) -> float:
         # sum_a a * S_a * x**a = target (S_a: weight of households with a matching persons).
         powers = np.unique(vals)
         by_power = np.stack(
-            [np.bincount(c.zone_group, weights=block[vals == a].sum(axis=0), minlength=n_groups) for a in powers]
+            [
+                np.bincount(c.zone_group, weights=block[vals == a].sum(axis=0), minlength=n_groups)
+                for a in powers
+            ]
         )
         x = _solve_power_sum(powers, by_power, c.targets[:, k])
         block *= x[c.zone_group][None, :] ** vals[:, None]

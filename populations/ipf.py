@@ -160,11 +160,7 @@ def check_targets(seed: np.ndarray, targets: Sequence[Target], *, rtol: float = 
 def _compare_shared(a: _Plan, b: _Plan, rtol: float) -> str | None:
     # Compare on the axes both marginals state at the same resolution; coarsened or not.
     shared = [x for x in a.axes if x in b.axes]
-    keep = [
-        x
-        for x in shared
-        if _same_map(a.maps[a.axes.index(x)], b.maps[b.axes.index(x)])
-    ]
+    keep = [x for x in shared if _same_map(a.maps[a.axes.index(x)], b.maps[b.axes.index(x)])]
     sa = a.counts.sum(axis=tuple(j for j, x in enumerate(a.axes) if x not in keep))
     sb = b.counts.sum(axis=tuple(j for j, x in enumerate(b.axes) if x not in keep))
     scale = max(float(sa.sum()), float(sb.sum()), 1.0)

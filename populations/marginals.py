@@ -138,7 +138,12 @@ class Marginal:
 
     @classmethod
     def read(
-        cls, path: str | Path, *, name: str | None = None, count: str = "count", level: str = "person"
+        cls,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        count: str = "count",
+        level: str = "person",
     ) -> Marginal:
         """Read a marginal from a tidy CSV or Parquet file."""
         path = Path(path)
@@ -299,8 +304,9 @@ def _common_frames(
     a: Marginal, b: Marginal, geography: Geography | None
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     """Both marginals summed onto what they share, zones mapped up to a shared coarser level."""
-    fa, fb = a.to_frame().cast({d: pl.String for d in a.dims}), b.to_frame().cast(
-        {d: pl.String for d in b.dims}
+    fa, fb = (
+        a.to_frame().cast({d: pl.String for d in a.dims}),
+        b.to_frame().cast({d: pl.String for d in b.dims}),
     )
     if geography is not None:
         geo = {geography.zone, *geography.levels}
@@ -354,8 +360,10 @@ def _rescale_to(m: Marginal, ref: Marginal, geography: Geography | None) -> Marg
             if d in geography.levels and d not in m.dims and geography.zone in m.dims:
                 mapping = dict(zip(geography.zones, geography.levels[d], strict=True))
                 frame = frame.with_columns(pl.col(geography.zone).replace_strict(mapping).alias(d))
-    ratio = s_ref.join(s_m, on=shared, how="inner", suffix="_m") if shared else pl.concat(
-        [s_ref, s_m.rename({"count": "count_m"})], how="horizontal"
+    ratio = (
+        s_ref.join(s_m, on=shared, how="inner", suffix="_m")
+        if shared
+        else pl.concat([s_ref, s_m.rename({"count": "count_m"})], how="horizontal")
     )
     ratio = ratio.select(
         *shared,

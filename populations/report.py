@@ -71,9 +71,11 @@ def compare(table: pl.DataFrame, m: Marginal, geography: Geography | None) -> pl
     """Target and achieved count per cell of `m` (columns: dims, ``target``, ``achieved``)."""
     target = m.to_frame(count="target").cast({d: pl.String for d in m.dims})
     got = _achieved(table, m, geography)
-    return target.join(got, on=list(m.dims), how="left").with_columns(
-        pl.col("n").fill_null(0).cast(pl.Float64).alias("achieved")
-    ).drop("n")
+    return (
+        target.join(got, on=list(m.dims), how="left")
+        .with_columns(pl.col("n").fill_null(0).cast(pl.Float64).alias("achieved"))
+        .drop("n")
+    )
 
 
 def measure_fit(

@@ -90,7 +90,9 @@ class SeedSample:
             w = np.ones(hh.height)
         else:
             if weight not in hh.columns:
-                msg = f"{source[0]}: no weight column `{weight}`. {closest_hint(weight, hh.columns)}"
+                msg = (
+                    f"{source[0]}: no weight column `{weight}`. {closest_hint(weight, hh.columns)}"
+                )
                 raise SeedSampleError(msg)
             w = hh[weight].cast(pl.Float64, strict=False).to_numpy()
             bad = ~np.isfinite(w) | (w <= 0)
@@ -120,8 +122,7 @@ class SeedSample:
         for d in dims:
             if d not in frame.columns:
                 also = (
-                    f" (`{d}` is a column of the {'persons' if marginal.level == 'household' else 'households'}"
-                    f" table: is the marginal's level right?)"
+                    f" (`{d}` is a column of the other seed table: is the marginal's level right?)"
                     if d in other.columns
                     else ""
                 )

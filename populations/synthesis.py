@@ -63,7 +63,9 @@ def load_inputs(config: PopulationConfig | str | Path) -> Inputs:
         gpath = config.geography.file
         geography = Geography.from_frame(read(gpath), zone=config.geography.zone, source=str(gpath))
     marginals = [
-        Marginal.from_frame(read(m.file), name=m.name, count=m.count, level=m.level, source=str(m.file))
+        Marginal.from_frame(
+            read(m.file), name=m.name, count=m.count, level=m.level, source=str(m.file)
+        )
         for m in config.marginals
     ]
     seed = seed_persons = None
@@ -136,7 +138,12 @@ class PopulationSynthesizer:
         else:
             self.fitter_ = IPF(
                 tol=cfg.tol, max_iter=cfg.max_iter, rescale=cfg.rescale, prior=cfg.prior
-            ).fit(inputs.marginals, seed=inputs.seed_persons, geography=inputs.geography, callback=callback)
+            ).fit(
+                inputs.marginals,
+                seed=inputs.seed_persons,
+                geography=inputs.geography,
+                callback=callback,
+            )
             persons, weight = inputs.seed_persons, None
         self.status_ = self.fitter_.status_
         self.marginals_ = self.fitter_.marginals_
@@ -157,7 +164,9 @@ class PopulationSynthesizer:
         if isinstance(self.fitter_, HouseholdSynthesizer):
             pop = self.fitter_.sample(method=self.fit_config.integerise, rng=units_rng)
         else:
-            pop = Population(None, self.fitter_.sample(method=self.fit_config.integerise, rng=units_rng))
+            pop = Population(
+                None, self.fitter_.sample(method=self.fit_config.integerise, rng=units_rng)
+            )
         persons = pop.persons
         if self.age_ is not None:
             persons = persons.with_columns(self.age_.sample(persons[self.age_.band], rng=attr_rng))
@@ -210,7 +219,11 @@ class PopulationSynthesizer:
             },
             population={
                 "persons": population.persons.height,
-                "households": None if population.households is None else population.households.height,
-                "zones": None if self.inputs_.geography is None else len(self.inputs_.geography.zones),
+                "households": None
+                if population.households is None
+                else population.households.height,
+                "zones": None
+                if self.inputs_.geography is None
+                else len(self.inputs_.geography.zones),
             },
         )

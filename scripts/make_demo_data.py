@@ -35,8 +35,16 @@ OUT_DIR = Path(__file__).resolve().parents[1] / "populations" / "demo" / "data"
 
 ZONES = [f"Z{i:02d}" for i in range(1, 49)]
 DISTRICTS = [f"D{i}" for i in range(1, 9)]
-DISTRICT_TYPE = {"D1": "centre", "D2": "centre", "D3": "inner", "D4": "inner",
-                 "D5": "outer", "D6": "outer", "D7": "older", "D8": "outer"}
+DISTRICT_TYPE = {
+    "D1": "centre",
+    "D2": "centre",
+    "D3": "inner",
+    "D4": "inner",
+    "D5": "outer",
+    "D6": "outer",
+    "D7": "older",
+    "D8": "outer",
+}
 TOTAL_PERSONS = 100_000
 SAMPLE_HOUSEHOLDS = 1_400
 
@@ -47,8 +55,15 @@ HH_SIZES = ["1", "2", "3", "4", "5", "6+"]
 CARS = ["0", "1", "2", "3+"]
 TENURE = ["owned", "rented", "social"]
 
-HH_TYPES = ["single", "couple", "family", "single_parent",
-            "retired_single", "retired_couple", "shared"]
+HH_TYPES = [
+    "single",
+    "couple",
+    "family",
+    "single_parent",
+    "retired_single",
+    "retired_couple",
+    "shared",
+]
 HH_TYPE_PROBS = {  # order as HH_TYPES
     "centre": [0.30, 0.18, 0.10, 0.06, 0.08, 0.04, 0.24],
     "inner": [0.20, 0.20, 0.25, 0.08, 0.10, 0.07, 0.10],
@@ -56,16 +71,26 @@ HH_TYPE_PROBS = {  # order as HH_TYPES
     "older": [0.12, 0.14, 0.14, 0.05, 0.25, 0.27, 0.03],
 }
 ADULT_AGE_MEAN = {  # (single, couple) mean age of working-age adults
-    "centre": (30, 32), "inner": (38, 40), "outer": (42, 44), "older": (48, 52)}
+    "centre": (30, 32),
+    "inner": (38, 40),
+    "outer": (42, 44),
+    "older": (48, 52),
+}
 CAR_BASE = {"centre": 0.35, "inner": 0.75, "outer": 1.15, "older": 0.85}
-TENURE_BASE = {"centre": [0.30, 0.55, 0.15], "inner": [0.50, 0.35, 0.15],
-               "outer": [0.72, 0.18, 0.10], "older": [0.70, 0.15, 0.15]}
+TENURE_BASE = {
+    "centre": [0.30, 0.55, 0.15],
+    "inner": [0.50, 0.35, 0.15],
+    "outer": [0.72, 0.18, 0.10],
+    "older": [0.70, 0.15, 0.15],
+}
 
 
 @dataclass
 class Household:
     zone: int
-    members: list[tuple[int, int, int, float]] = field(default_factory=list)  # age, sex, emp, income
+    members: list[tuple[int, int, int, float]] = field(
+        default_factory=list
+    )  # age, sex, emp, income
     cars: int = 0
     tenure: int = 0
 
@@ -95,13 +120,19 @@ def children_ages(rng: np.random.Generator, youngest_parent: int, n: int) -> lis
     return [youngest_parent - int(rng.integers(lo, hi + 1)) for _ in range(n)]
 
 
-def household_ages_sexes(rng: np.random.Generator, hh_type: str, ztype: str) -> list[tuple[int, int]]:
+def household_ages_sexes(
+    rng: np.random.Generator, hh_type: str, ztype: str
+) -> list[tuple[int, int]]:
     """Ages and sexes (0=female, 1=male) of the members of one household."""
     single_mean, couple_mean = ADULT_AGE_MEAN[ztype]
     if hh_type == "single":
         return [(draw_age(rng, single_mean, 10, 18, 64), int(rng.integers(2)))]
     if hh_type in ("couple", "retired_couple"):
-        a = draw_age(rng, couple_mean, 11, 20, 64) if hh_type == "couple" else draw_age(rng, 72, 6, 62, 95)
+        a = (
+            draw_age(rng, couple_mean, 11, 20, 64)
+            if hh_type == "couple"
+            else draw_age(rng, 72, 6, 62, 95)
+        )
         s1, s2 = couple_sexes(rng)
         return [(a, s1), (partner_age(rng, a, 18 if hh_type == "couple" else 60), s2)]
     if hh_type == "family":
@@ -221,7 +252,11 @@ def size_cat(hh: Household) -> int:
 
 def categories(hh: Household) -> set[tuple[str, object]]:
     """All marginal categories a household contributes to (used for seed coverage)."""
-    cats: set[tuple[str, object]] = {("hh_size", size_cat(hh)), ("cars", hh.cars), ("tenure", hh.tenure)}
+    cats: set[tuple[str, object]] = {
+        ("hh_size", size_cat(hh)),
+        ("cars", hh.cars),
+        ("tenure", hh.tenure),
+    }
     for age, sex, emp, _ in hh.members:
         cats |= {("age_sex", (age_band(age), sex)), ("employment", emp)}
     return cats
@@ -242,7 +277,9 @@ def draw_sample(rng: np.random.Generator, households: list[Household]) -> list[i
     for cat in sorted(all_categories() - covered, key=repr):
         if cat in covered:
             continue
-        candidates = [i for i, hh in enumerate(households) if cat in categories(hh) and i not in chosen]
+        candidates = [
+            i for i, hh in enumerate(households) if cat in categories(hh) and i not in chosen
+        ]
         pick = int(rng.choice(candidates))
         chosen.append(pick)
         covered |= categories(households[pick])
@@ -269,15 +306,33 @@ def write_marginals(households: list[Household]) -> None:
     hz = [hh.zone for hh in households]
     sizes = count_table(hz, [size_cat(hh) for hh in households], len(HH_SIZES))
     cars = count_table(hz, [hh.cars for hh in households], len(CARS))
-    write_csv("zones.csv", ["zone", "district"], [[z, DISTRICTS[i // 6]] for i, z in enumerate(ZONES)])
-    write_csv("persons_age_sex.csv", ["zone", "age_band", "sex", "count"],
-              [[z, b, s, int(age_sex[i, bi * 2 + si])] for i, z in enumerate(ZONES)
-               for bi, b in enumerate(AGE_BANDS) for si, s in enumerate(SEXES)])
-    for name, col, labels, table in [("employment.csv", "employment", EMPLOYMENT, emp),
-                                     ("households_size.csv", "hh_size", HH_SIZES, sizes),
-                                     ("cars.csv", "cars", CARS, cars)]:
-        write_csv(name, ["zone", col, "count"],
-                  [[z, lab, int(table[i, j])] for i, z in enumerate(ZONES) for j, lab in enumerate(labels)])
+    write_csv(
+        "zones.csv", ["zone", "district"], [[z, DISTRICTS[i // 6]] for i, z in enumerate(ZONES)]
+    )
+    write_csv(
+        "persons_age_sex.csv",
+        ["zone", "age_band", "sex", "count"],
+        [
+            [z, b, s, int(age_sex[i, bi * 2 + si])]
+            for i, z in enumerate(ZONES)
+            for bi, b in enumerate(AGE_BANDS)
+            for si, s in enumerate(SEXES)
+        ],
+    )
+    for name, col, labels, table in [
+        ("employment.csv", "employment", EMPLOYMENT, emp),
+        ("households_size.csv", "hh_size", HH_SIZES, sizes),
+        ("cars.csv", "cars", CARS, cars),
+    ]:
+        write_csv(
+            name,
+            ["zone", col, "count"],
+            [
+                [z, lab, int(table[i, j])]
+                for i, z in enumerate(ZONES)
+                for j, lab in enumerate(labels)
+            ],
+        )
 
 
 def write_seed(households: list[Household], sample: list[int]) -> None:
@@ -286,14 +341,38 @@ def write_seed(households: list[Household], sample: list[int]) -> None:
     person_rows: list[list[object]] = []
     for hid, idx in enumerate(sample, start=1):
         hh = households[idx]
-        hh_rows.append([hid, DISTRICTS[hh.zone // 6], HH_SIZES[size_cat(hh)],
-                        CARS[hh.cars], TENURE[hh.tenure], f"{weight:.3f}"])
+        hh_rows.append(
+            [
+                hid,
+                DISTRICTS[hh.zone // 6],
+                HH_SIZES[size_cat(hh)],
+                CARS[hh.cars],
+                TENURE[hh.tenure],
+                f"{weight:.3f}",
+            ]
+        )
         for age, sex, emp, income in hh.members:
-            person_rows.append([len(person_rows) + 1, hid, age, AGE_BANDS[age_band(age)],
-                                SEXES[sex], EMPLOYMENT[emp], f"{income:.2f}"])
-    write_csv("seed_households.csv", ["household_id", "district", "hh_size", "cars", "tenure", "weight"], hh_rows)
-    write_csv("seed_persons.csv",
-              ["person_id", "household_id", "age", "age_band", "sex", "employment", "income"], person_rows)
+            person_rows.append(
+                [
+                    len(person_rows) + 1,
+                    hid,
+                    age,
+                    AGE_BANDS[age_band(age)],
+                    SEXES[sex],
+                    EMPLOYMENT[emp],
+                    f"{income:.2f}",
+                ]
+            )
+    write_csv(
+        "seed_households.csv",
+        ["household_id", "district", "hh_size", "cars", "tenure", "weight"],
+        hh_rows,
+    )
+    write_csv(
+        "seed_persons.csv",
+        ["person_id", "household_id", "age", "age_band", "sex", "employment", "income"],
+        person_rows,
+    )
 
 
 def main() -> None:
@@ -304,8 +383,10 @@ def main() -> None:
     write_marginals(households)
     write_seed(households, sample)
     n_persons = sum(len(hh.members) for hh in households)
-    print(f"Riverton: {n_persons} persons in {len(households)} households; "
-          f"seed sample {len(sample)} households -> {OUT_DIR}")
+    print(
+        f"Riverton: {n_persons} persons in {len(households)} households; "
+        f"seed sample {len(sample)} households -> {OUT_DIR}"
+    )
 
 
 if __name__ == "__main__":

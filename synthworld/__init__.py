@@ -1,0 +1,1 @@
+"""synthworld's command line; the library lives in `populations`, `abm` and `scenarios`."""

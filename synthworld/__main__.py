@@ -1,0 +1,5 @@
+import sys
+
+from synthworld.cli import main
+
+sys.exit(main())
