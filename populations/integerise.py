@@ -4,8 +4,9 @@ Two methods:
 
 ``"trs"``
     Truncate, replicate, sample (Lovelace and Ballas, 2013): keep each cell's integer part, then
-    draw the remaining units without replacement with probability proportional to the fractional
-    parts. The total is exact; marginals are met only approximately.
+    draw the remaining units without replacement, each cell with probability equal to its
+    fractional part (systematic sampling), so expected counts equal the weights. The total is
+    exact; marginals are met only approximately.
 ``"exact"``
     Meets consistent integer marginals exactly. The marginals are taken in an order where each
     one's overlap with those before lies inside a single earlier marginal (the running
@@ -73,16 +74,37 @@ def trs(
     remainder = totals - np.bincount(g, weights=whole, minlength=n_groups).astype(np.int64)
     candidates = np.flatnonzero(frac > 1e-12)
     if candidates.size:
-        # Weighted sampling without replacement: the smallest exponential(1)/weight keys win.
-        keys = rng.exponential(size=candidates.size) / frac[candidates]
-        cg = g[candidates]
-        order = np.lexsort((keys, cg))
-        sorted_groups = cg[order]
-        first = np.searchsorted(sorted_groups, sorted_groups, side="left")
-        rank = np.arange(order.size) - first
-        chosen = candidates[order[rank < remainder[sorted_groups]]]
-        whole[chosen] += 1
+        drawn = _systematic(frac[candidates], g[candidates], remainder, n_groups, rng)
+        whole[candidates[drawn]] += 1
     return whole.reshape(np.shape(weights))
+
+
+def _systematic(
+    p: np.ndarray, g: np.ndarray, k: np.ndarray, n_groups: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices drawn, within each group, with inclusion probability `p` (each below 1, summing
+    to the group's `k`): systematic sampling over the entries in random order.
+
+    Unlike successive weighted draws, this makes each entry's chance of being drawn exactly its
+    fractional part, so TRS counts are unbiased for the weights.
+    """
+    # One float sort instead of a lexsort: the group, plus a random fraction to shuffle within it.
+    order = np.argsort(g + 0.5 * rng.random(p.size))
+    ps, gs = p[order], g[order]
+    cum = np.cumsum(ps)
+    start = np.concatenate([[0.0], cum])[np.searchsorted(gs, np.arange(n_groups), side="left")]
+    hi = cum - start[gs]
+    lo = hi - ps
+    u = rng.random(n_groups)[gs]
+    chosen = np.floor(hi - u) > np.floor(lo - u)
+    # Rounding can leave a group one unit off its count; settle it by the largest fractions.
+    got = np.bincount(gs, weights=chosen, minlength=n_groups).astype(np.int64)
+    for grp in np.flatnonzero(got != k):
+        idx = np.flatnonzero(gs == grp)
+        ranked = idx[np.argsort(-ps[idx], kind="stable")]
+        chosen[idx] = False
+        chosen[ranked[: k[grp]]] = True
+    return order[chosen]
 
 
 def integerise(
