@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import statistics
 import sys
 import time
@@ -126,29 +127,79 @@ def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(diff[nz] / den[nz], initial=0.0))
 
 
-def timed(
-    fn: Callable[[], object], repeat: int, budget: float
-) -> tuple[float, int, object]:
-    """Median wall time of up to `repeat` calls, stopping early once `budget` seconds are spent.
+class Interleaved:
+    """Time several functions with their samples interleaved, so load bursts hit all alike.
 
-    Returns (median seconds, number of runs, result of the last call).
+    `add` makes a first, warm-up call (returning its result, and the only call if it alone takes
+    more than `budget` seconds) and picks how many calls make one sample: calls faster than
+    `min_sample` seconds are looped so a sample lasts at least that long. `run` then takes up to
+    `repeat` samples of each function, round robin, stopping a function once it has used `budget`
+    seconds. `seconds` is the median time per call.
     """
-    times: list[float] = []
-    out = None
-    for _ in range(max(repeat, 1)):
+
+    def __init__(self, budget: float, min_sample: float = 0.02):
+        self.budget = budget
+        self.min_sample = min_sample
+        self.fns: dict[str, Callable[[], object]] = {}
+        self.calls: dict[str, int] = {}
+        self.samples: dict[str, list[float]] = {}
+        self.spent: dict[str, float] = {}
+        self.outs: dict[str, object] = {}
+
+    def add(self, key: str, fn: Callable[[], object]) -> object:
         t0 = time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - t0)
-        if sum(times) > budget:
-            break
-    return statistics.median(times), len(times), out
+        first = time.perf_counter() - t0
+        self.fns[key] = fn
+        self.outs[key] = out
+        self.spent[key] = first
+        self.samples[key] = []
+        if first >= self.budget:
+            self.samples[key].append(first)
+            self.calls[key] = 1
+        else:
+            self.calls[key] = (
+                1
+                if first >= self.min_sample
+                else min(1000, math.ceil(self.min_sample / max(first, 1e-9)))
+            )
+        return out
+
+    def run(self, repeat: int) -> None:
+        for _ in range(max(repeat, 1)):
+            for key, fn in self.fns.items():
+                if self.spent[key] > self.budget or len(self.samples[key]) >= repeat:
+                    continue
+                number = self.calls[key]
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    self.outs[key] = fn()
+                dt = time.perf_counter() - t0
+                self.samples[key].append(dt / number)
+                self.spent[key] += dt
+
+    def seconds(self, key: str) -> float:
+        return statistics.median(self.samples[key])
+
+    def runs(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.samples.items()}
+
+
+def timed(
+    fn: Callable[[], object], repeat: int, budget: float, min_sample: float = 0.02
+) -> tuple[float, int, int, object]:
+    """One function via `Interleaved`: (median s per call, samples, calls per sample, result)."""
+    bench = Interleaved(budget, min_sample)
+    bench.add("f", fn)
+    bench.run(repeat)
+    return bench.seconds("f"), len(bench.samples["f"]), bench.calls["f"], bench.outs["f"]
 
 
 def try_import(name: str):
     """(module, None) or (None, reason it cannot be used)."""
     try:
         return importlib.import_module(name), None
-    except Exception as exc:  # noqa: BLE001 - any import failure means: skip this peer
+    except Exception as exc:
         return None, f"not importable: {type(exc).__name__}: {exc}"
 
 

@@ -2,7 +2,7 @@
 
 What is measured
 ----------------
-Wall time (median of ``--repeat`` runs, default 5) to fit a seed table to target marginals, on
+Wall time (median of ``--repeat`` samples, default 5) to fit a seed table to target marginals, on
 three cases built from fixed seeds (numpy.random.default_rng):
 
 (a) 3-D 20x20x20 table, 2-D marginals (0,1), (1,2), (0,2) of a Poisson(10) "true" table, random
@@ -25,8 +25,12 @@ one formula (``max_rel_error``), and each peer's table is compared cell by cell 
 (``agreement``: max |a-b|/max(|a|,|b|)); if that exceeds 1e-6 the fits are redone with a tighter
 tolerance (``agreement_tol``) for the comparison only.
 
-Ratios (``speedup_vs_*`` = peer time / synthworld time, ``ratio_to_numpy`` = synthworld time /
-numpy time) are taken within one run, so they hold on a noisy machine.
+Timing: each method is called once to warm up (and to check its output), then ``--repeat``
+samples of every method are taken round robin, so a burst of load hits all methods alike; a call
+shorter than 20 ms is looped inside a sample (``calls_per_run``) so the clock reading is stable.
+``*_s`` is the median seconds per call. Ratios (``speedup_vs_*`` = peer time / synthworld time,
+``ratio_to_numpy`` = synthworld time / numpy time) are taken within one run, so they hold on a
+noisy machine. A method is not sampled again once it has used ``--budget`` seconds on a case.
 
 How to run
 ----------
@@ -48,6 +52,7 @@ import sys
 import numpy as np
 from _common import (
     Case,
+    Interleaved,
     case_a,
     case_b,
     case_c,
@@ -56,7 +61,6 @@ from _common import (
     max_rel_error,
     ratio,
     rel_diff,
-    timed,
     try_import,
 )
 
@@ -66,6 +70,13 @@ TOL = 1e-6
 TIGHT_TOL = 1e-10
 AGREEMENT_TARGET = 1e-6
 MAX_ITER = 10_000
+KEY_ORDER = [
+    "bench", "case", "description", "shape", "cells", "repeat", "tol",
+    "synthworld_s", "numpy_s", "humanleague_s", "humanleague_by_zone_s", "ipfn_s",
+    "speedup_vs_humanleague", "speedup_vs_humanleague_by_zone", "speedup_vs_ipfn",
+    "ratio_to_numpy", "max_rel_error", "agreement", "agreement_tol", "agreement_target",
+    "status", "iterations",
+]  # fmt: skip
 
 
 def numpy_ipf(seed: np.ndarray, case: Case, tol: float, max_iter: int = MAX_ITER):
@@ -142,80 +153,71 @@ def ipfn_fit(ipfn_mod, case: Case, tol: float):
 
 
 def run_case(case: Case, args, hl, hl_why, ipfn_mod, ipfn_why) -> dict:
-    rep, budget = args.repeat, args.budget
     row: dict = {
         "bench": "ipf",
         "case": case.name,
         "description": case.description,
         "shape": list(case.seed.shape),
         "cells": case.cells,
-        "repeat": rep,
+        "repeat": args.repeat,
         "tol": TOL,
     }
-    runs: dict[str, int] = {}
-    errs: dict[str, float] = {}
+    bench = Interleaved(args.budget)
     iters: dict[str, int] = {}
     status: dict[str, str] = {}
     tables: dict[str, np.ndarray] = {}
 
-    log(f"[ipf {case.name}] synthworld")
-    sw_s, runs["synthworld"], res = timed(synthworld_fit(case, TOL), rep, budget)
+    # Warm-up calls (outputs checked below), then all samples taken round robin.
+    log(f"[ipf {case.name}] warm-up: synthworld, numpy")
+    res = bench.add("synthworld", synthworld_fit(case, TOL))
     tables["synthworld"] = res.table
-    errs["synthworld"] = max_rel_error(res.table, case)
     iters["synthworld"] = res.n_iter
     status["synthworld"] = res.status.value
-    row["synthworld_s"] = sw_s
-
-    log(f"[ipf {case.name}] numpy")
-    np_s, runs["numpy"], (t, it, _) = timed(lambda: numpy_ipf(case.seed, case, TOL), rep, budget)
+    t, iters["numpy"], _ = bench.add("numpy", lambda: numpy_ipf(case.seed, case, TOL))
     tables["numpy"] = t
-    errs["numpy"] = max_rel_error(t, case)
-    iters["numpy"] = it
-    status["numpy"] = "converged" if errs["numpy"] <= TOL else "not converged"
-    row["numpy_s"] = np_s
-
-    hl_s = hlz_s = None
+    status["numpy"] = "converged" if max_rel_error(t, case) <= TOL else "not converged"
     if hl is None:
         row["humanleague_skipped"] = hl_why
     else:
-        log(f"[ipf {case.name}] humanleague")
-        hl_s, runs["humanleague"], (t, stats) = timed(humanleague_fit(hl, case), rep, budget)
+        log(f"[ipf {case.name}] warm-up: humanleague")
+        t, stats = bench.add("humanleague", humanleague_fit(hl, case))
         tables["humanleague"] = np.asarray(t)
-        errs["humanleague"] = max_rel_error(t, case)
         iters["humanleague"] = int(stats["iterations"])
         status["humanleague"] = "converged" if stats["conv"] else "not converged"
-        row["humanleague_s"] = hl_s
         # Like-for-like: synthworld stopped at the accuracy humanleague reached (at least 1e-12).
-        match_tol = max(errs["humanleague"], 1e-12)
-        m_s, runs["synthworld_at_humanleague_accuracy"], mres = timed(
-            synthworld_fit(case, match_tol), rep, budget
-        )
-        row["synthworld_s_at_humanleague_accuracy"] = m_s
+        match_tol = max(max_rel_error(t, case), 1e-12)
+        mres = bench.add("synthworld_at_humanleague_accuracy", synthworld_fit(case, match_tol))
         row["humanleague_accuracy_tol"] = match_tol
         row["synthworld_at_humanleague_accuracy_status"] = mres.status.value
         if case.name == "c":
-            log(f"[ipf {case.name}] humanleague zone by zone")
-            hlz_s, runs["humanleague_by_zone"], (t, stats) = timed(
-                humanleague_by_zone(hl, case), rep, budget
-            )
+            log(f"[ipf {case.name}] warm-up: humanleague zone by zone")
+            t, stats = bench.add("humanleague_by_zone", humanleague_by_zone(hl, case))
             tables["humanleague_by_zone"] = t
-            errs["humanleague_by_zone"] = max_rel_error(t, case)
             iters["humanleague_by_zone"] = int(stats["iterations"])
             status["humanleague_by_zone"] = "converged" if stats["conv"] else "not converged"
-            row["humanleague_by_zone_s"] = hlz_s
-
-    ipfn_s = None
     if ipfn_mod is None:
         row["ipfn_skipped"] = ipfn_why
     else:
-        log(f"[ipf {case.name}] ipfn")
-        ipfn_s, runs["ipfn"], (t, conv, it) = timed(ipfn_fit(ipfn_mod, case, TOL), rep, budget)
+        log(f"[ipf {case.name}] warm-up: ipfn")
+        t, conv, iters["ipfn"] = bench.add("ipfn", ipfn_fit(ipfn_mod, case, TOL))
         tables["ipfn"] = t
-        errs["ipfn"] = max_rel_error(t, case)
-        iters["ipfn"] = it
         status["ipfn"] = "converged" if conv else "not converged"
-        row["ipfn_s"] = ipfn_s
+    log(f"[ipf {case.name}] timing {', '.join(bench.fns)} x {args.repeat}, interleaved")
+    bench.run(args.repeat)
 
+    def sec(key: str) -> float | None:
+        return bench.seconds(key) if key in bench.fns else None
+
+    sw_s, np_s, hl_s = sec("synthworld"), sec("numpy"), sec("humanleague")
+    hlz_s, ipfn_s = sec("humanleague_by_zone"), sec("ipfn")
+    row["synthworld_s"] = sw_s
+    row["numpy_s"] = np_s
+    row["humanleague_s"] = hl_s
+    if hlz_s is not None:
+        row["humanleague_by_zone_s"] = hlz_s
+    row["ipfn_s"] = ipfn_s
+    if hl_s is not None:
+        row["synthworld_s_at_humanleague_accuracy"] = sec("synthworld_at_humanleague_accuracy")
     row["speedup_vs_humanleague"] = ratio(hl_s, sw_s)
     if hlz_s is not None:
         row["speedup_vs_humanleague_by_zone"] = ratio(hlz_s, sw_s)
@@ -225,9 +227,11 @@ def run_case(case: Case, args, hl, hl_why, ipfn_mod, ipfn_why) -> dict:
         )
     row["speedup_vs_ipfn"] = ratio(ipfn_s, sw_s)
     row["ratio_to_numpy"] = ratio(sw_s, np_s)
+    errs = {k: max_rel_error(v, case) for k, v in tables.items()}
     row["max_rel_error"] = errs
 
-    agreement = {k: rel_diff(tables["synthworld"], v) for k, v in tables.items() if k != "synthworld"}
+    ref = tables["synthworld"]
+    agreement = {k: rel_diff(ref, v) for k, v in tables.items() if k != "synthworld"}
     row["agreement_target"] = AGREEMENT_TARGET
     if max(agreement.values(), default=0.0) <= AGREEMENT_TARGET:
         row["agreement"] = agreement
@@ -248,7 +252,8 @@ def run_case(case: Case, args, hl, hl_why, ipfn_mod, ipfn_why) -> dict:
         row["agreement_tol"] = TIGHT_TOL
     row["status"] = status
     row["iterations"] = iters
-    row["runs"] = runs
+    row["runs"] = bench.runs()
+    row["calls_per_run"] = bench.calls
     row["settings"] = {
         "synthworld": f"ipf(seed, targets, tol={TOL:g}, max_iter={MAX_ITER})",
         "numpy": f"stop when max rel error <= {TOL:g} after a cycle",
@@ -256,7 +261,8 @@ def run_case(case: Case, args, hl, hl_why, ipfn_mod, ipfn_why) -> dict:
         "absolute tolerance)",
         "ipfn": f"convergence_rate={TOL:g}, rate_tolerance=0, max_iteration={MAX_ITER}, verbose=2",
     }
-    return row
+    first = [k for k in KEY_ORDER if k in row]
+    return {k: row[k] for k in first + [k for k in row if k not in first]}
 
 
 def main(argv: list[str] | None = None) -> None:

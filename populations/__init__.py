@@ -1,6 +1,8 @@
 """Synthetic populations from survey marginals: IPF, list balancing, integerisation.
 
-Knows nothing of agents or scenarios (DESIGN.md: imports only go down).
+Knows nothing of agents or scenarios (DESIGN.md: imports only go down). The array functions
+`populations.ipf.ipf` and `populations.integerise.integerise` stay in their modules, so the
+module names are not shadowed.
 """
 
 from populations.attributes import AgeInBand, IncomeByGroup
@@ -16,8 +18,8 @@ from populations.errors import (
 )
 from populations.fitter import IPF
 from populations.households import HouseholdSynthesizer, Population
-from populations.integerise import integerise, trs
-from populations.ipf import Target, ipf
+from populations.integerise import trs
+from populations.ipf import Target
 from populations.marginals import Geography, Marginal
 from populations.seed import SeedSample
 from populations.synthesis import PopulationSynthesizer, load_inputs
@@ -40,8 +42,6 @@ __all__ = [
     "Status",
     "SynthworldError",
     "Target",
-    "integerise",
-    "ipf",
     "load_config",
     "load_inputs",
     "trs",

@@ -257,10 +257,11 @@ class HouseholdSynthesizer:
         table = table.reshape(n_zones, *type_axes)
         targets = []
         for j, c in enumerate(hh_controls):
-            coarse = None if c.geo_dim == self.geography_.zone else c.zone_group
-            targets.append(
-                Target((0, j + 1), c.targets, coarsen=(coarse, None), name=c.marginal.name)
-            )
+            if c.geo_dim == self.geography_.zone:  # rows in the geography's zone order
+                counts, coarse = c.targets[c.zone_group], None
+            else:
+                counts, coarse = c.targets, c.zone_group
+            targets.append(Target((0, j + 1), counts, coarsen=(coarse, None), name=c.marginal.name))
         type_counts, _ = integerise(table, targets, method="exact", rng=rng)
         type_counts = type_counts.reshape(n_zones, n_types)
         groups = hh_type[:, None] * n_zones + np.arange(n_zones)[None, :]

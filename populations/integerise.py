@@ -175,9 +175,11 @@ def _exact(table: np.ndarray, targets: list[Target], rng: np.random.Generator) -
     done = [first]
     pending = [p for p in plans if p is not first]
     while True:
-        nxt = next((p for p in pending if _extends(p, axes, done)), None)
-        if nxt is None:
+        # The widest marginal first: a narrower one it contains is then met with it.
+        ready = [p for p in pending if _extends(p, axes, done)]
+        if not ready:
             break
+        nxt = max(ready, key=lambda p: len(p.axes))
         pending.remove(nxt)
         axes, counts = _split(table, axes, counts, nxt, rng)
         done.append(nxt)
@@ -281,11 +283,11 @@ def _balance(
 
 def _repair(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, target: np.ndarray) -> None:
     """Move single units between columns, inside rows, until each block's columns are exact."""
-    n_blocks = target.shape[0]
     d = np.zeros(target.shape, dtype=np.int64)
     np.add.at(d, blocks, x)
     d -= target
-    stuck = np.zeros(n_blocks, dtype=bool)
+    # A block whose rows hold a different total than its targets cannot be met; leave it.
+    stuck = d.sum(axis=1) != 0
     while True:
         active = (d.max(axis=1) > 0) & ~stuck
         if not active.any():

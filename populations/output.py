@@ -39,6 +39,10 @@ def package_version() -> str:
 
 def check_destination(out: Path, *, overwrite: bool) -> None:
     """Refuse an output folder that holds files (before any work is done)."""
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        msg = f"output `{out}` cannot be made: `{blocker}` is a file. Hint: choose another --out."
+        raise OutputExistsError(msg)
     if out.exists() and not out.is_dir():
         msg = f"output `{out}` exists and is not a folder. Hint: choose another --out."
         raise OutputExistsError(msg)

@@ -55,7 +55,9 @@ def load_inputs(config: PopulationConfig | str | Path) -> Inputs:
 
     def read(path: Path) -> pl.DataFrame:
         frame = read_table(path)
-        hashes[path.name] = _sha256(path)
+        base = config.source.parent if config.source is not None else Path()
+        key = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+        hashes[key] = _sha256(path)
         return frame
 
     geography = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -225,18 +226,17 @@ def _print_report(synth: Any, report: dict[str, Any], out: Path) -> None:
             f"Raking stalled in {len(polished)} zone(s); their weights were polished to meet every "
             "marginal exactly by linear programming."
         )
-    table = Table(title="Fit of the synthetic population to each marginal", title_justify="left")
-    for col in (
-        "marginal",
-        "level",
-        "cells",
-        "target total",
-        "TAE",
-        "SRMSE",
-        "max rel. error",
-        "exact",
-    ):
-        table.add_column(col, justify="left" if col in {"marginal", "level"} else "right")
+    table = Table(
+        title="Fit of the synthetic population to each marginal",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    # Names never wrap or shorten; the numeric headers may wrap on a narrow terminal.
+    table.add_column("marginal", no_wrap=True)
+    table.add_column("level", no_wrap=True)
+    for col in ("cells", "target", "TAE", "SRMSE", "max rel err", "exact"):
+        table.add_column(col, justify="right")
     for m in report["marginals"]:
         table.add_row(
             m["name"],
@@ -249,7 +249,7 @@ def _print_report(synth: Any, report: dict[str, Any], out: Path) -> None:
             "yes" if m["exact"] else "no",
         )
     out_console.print(table)
-    out_console.print(f"Wrote {out}/ (fit_report.json, fit.png, manifest.json).")
+    out_console.print(f"Wrote {out}/ (fit_report.json, fit.png, manifest.json).", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

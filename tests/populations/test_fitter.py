@@ -70,6 +70,7 @@ def test_district_marginal_through_geography():
 
 def test_pandas_frames_accepted():
     import pandas as pd
+
     frame = pd.DataFrame({"zone": ["a", "b"], "count": [1.0, 2.0]})
     m = Marginal.from_frame(frame, name="z")
     assert m.total == 3.0

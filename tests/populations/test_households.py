@@ -62,6 +62,20 @@ def test_sample_household_marginals_exact_and_persons_follow():
     assert (joined["zone"] == joined["hz"]).all()
 
 
+def test_zone_order_may_differ_between_marginals():
+    size, sex = toy_marginals()
+    reordered = Marginal.from_frame(
+        size.to_frame().reverse().cast({"zone": pl.String, "size": pl.String}),
+        name="size",
+        level="household",
+    )
+    assert reordered.categories[0] == ("b", "a")
+    synth = HouseholdSynthesizer().fit(toy_seed(), [reordered, sex])
+    pop = synth.sample(rng=np.random.default_rng(0))
+    counts = pop.households.group_by(pl.col("zone").cast(pl.String), "size").len()
+    assert counts.sort("zone", "size")["len"].to_list() == [10, 20, 5, 4, 6, 10]
+
+
 def test_same_rng_same_population():
     synth = HouseholdSynthesizer().fit(toy_seed(), toy_marginals())
     a = synth.sample(rng=np.random.default_rng(3))

@@ -80,6 +80,20 @@ def test_exact_with_district_level_marginal():
     assert exact == {"zone_age": True, "district_emp": True}
 
 
+def test_exact_does_not_depend_on_marginal_order():
+    rng = np.random.default_rng(0)
+    truth = rng.poisson(10.0, (3, 4, 5)).astype(float)
+
+    def marg(axes, name):
+        return Target(axes, truth.sum(axis=tuple(a for a in range(3) if a not in axes)), name=name)
+
+    a, b, c = marg((1, 2), "12"), marg((0,), "0"), marg((0, 1), "01")
+    for targets in ([a, b, c], [a, c, b], [b, c, a]):
+        fit = ipf(np.ones(truth.shape), targets, tol=1e-10)
+        _, exact = integerise(fit.table, targets, rng=np.random.default_rng(1))
+        assert all(exact.values()), exact
+
+
 def test_exact_keeps_structural_zeros():
     fit, targets = _zone_problem(n_zones=10, seed=4)
     table = fit.table.copy()
