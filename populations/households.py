@@ -19,9 +19,12 @@ Person-level marginals are then close but not, in general, exact: the fit report
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -66,6 +69,7 @@ class HouseholdSynthesizer:
     tol : target max relative error of every marginal.
     max_iter : cap on cycles over the marginals.
     rescale : scale marginals of the same level to agree instead of refusing them.
+    n_jobs : processes for polishing zones; None uses every core when 64 or more zones need it.
 
     Attributes
     ----------
@@ -86,10 +90,18 @@ class HouseholdSynthesizer:
     True
     """
 
-    def __init__(self, *, tol: float = 1e-6, max_iter: int = 2000, rescale: bool = False):
+    def __init__(
+        self,
+        *,
+        tol: float = 1e-6,
+        max_iter: int = 2000,
+        rescale: bool = False,
+        n_jobs: int | None = None,
+    ):
         self.tol = tol
         self.max_iter = max_iter
         self.rescale = rescale
+        self.n_jobs = n_jobs
 
     def fit(
         self,
@@ -98,8 +110,13 @@ class HouseholdSynthesizer:
         *,
         geography: Geography | None = None,
         callback: Callable[[int, float], None] | None = None,
+        on_polish: Callable[[int, int], None] | None = None,
     ) -> HouseholdSynthesizer:
-        """Balance the seed households' weights in every zone to the marginals."""
+        """Balance the seed households' weights in every zone to the marginals.
+
+        `callback(iteration, max_error)` is called after each raking cycle and
+        `on_polish(zones_done, zones_to_polish)` during polishing (for progress bars).
+        """
         start = time.perf_counter()
         if not self.tol > 0:
             msg = f"tol must be positive, found {self.tol}"
@@ -111,7 +128,15 @@ class HouseholdSynthesizer:
         controls = [self._control(m, seed, geography) for m in marginals]
         self.controls_ = controls
         weights = np.repeat(seed.weight[:, None], len(geography.zones), axis=1)
-        record = ConvergenceRecord(tuple(m.name for m in marginals), self.tol, self.max_iter)
+        # Raking hands a stalled fit to the exact polish below, so it may call a stall early:
+        # under 1% progress in 10 cycles.
+        record = ConvergenceRecord(
+            tuple(m.name for m in marginals),
+            self.tol,
+            self.max_iter,
+            stall_window=10,
+            stall_ratio=0.99,
+        )
         errors = np.empty(len(controls))
         while record.n_iter < self.max_iter:
             for j, c in enumerate(controls):
@@ -127,7 +152,7 @@ class HouseholdSynthesizer:
         self.polished_zones_: list[str] = []
         self.infeasible_zones_: list[str] = []
         if final.max() > self.tol:
-            self._polish(weights, geography)
+            self._polish(weights, geography, on_polish)
             final = self._errors(weights)
         self.weights_ = weights
         self.record_ = record
@@ -185,37 +210,53 @@ class HouseholdSynthesizer:
         cell = codes if m.level == "household" else None
         return _Control(m, gdim, zone_group, targets, incidence, cell)
 
-    def _polish(self, weights: np.ndarray, geography: Geography) -> None:
+    def _polish(
+        self,
+        weights: np.ndarray,
+        geography: Geography,
+        on_polish: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Meet the controls exactly in zones where raking stalled, by linear programming.
 
         Raking converges very slowly when every exact solution needs some weights at zero (the
         maximum-entropy solution lies on the boundary). For each such zone, the smallest total
         change to the raked weights that meets every control exactly is found with HiGHS
-        (`scipy.optimize.linprog`); if none exists the zone is infeasible. Only marginals given
-        per zone can be polished zone by zone, so with coarser ones this step is skipped.
+        (`scipy.optimize.linprog`); if none exists the zone is infeasible. Zones are independent,
+        so many are spread over processes; the result does not depend on how many. Only
+        marginals given per zone can be polished zone by zone, so with coarser ones this step is
+        skipped.
         """
         if any(c.geo_dim != geography.zone for c in self.controls_):
             return
         incidence = sp.hstack([c.incidence for c in self.controls_]).tocsr()
-        a_eq = sp.hstack([incidence.T, -incidence.T]).tocsc()
-        for z in range(weights.shape[1]):
-            targets = np.concatenate([c.targets[c.zone_group[z]] for c in self.controls_])
-            w = weights[:, z]
-            got = incidence.T @ w
-            if np.all(np.abs(got - targets) <= self.tol * np.maximum(targets, 1e-12)):
-                continue
-            n = w.size
-            res = linprog(
-                np.ones(2 * n),
-                A_eq=a_eq,
-                b_eq=targets - got,
-                bounds=[(0, None)] * n + [(0, float(v)) for v in w],
-                method="highs",
-            )
-            if res.status == 0:
-                weights[:, z] = np.clip(w + res.x[:n] - res.x[n:], 0.0, None)
+        targets = np.hstack([c.targets[c.zone_group] for c in self.controls_])  # (Z, K)
+        got = (incidence.T @ weights).T
+        off = np.abs(got - targets) > self.tol * np.maximum(targets, 1e-12)
+        zones = np.flatnonzero(off.any(axis=1))
+        jobs = [(int(z), weights[:, z].copy(), targets[z]) for z in zones]
+        n_jobs = self.n_jobs
+        if n_jobs is None:
+            n_jobs = (os.cpu_count() or 1) if len(jobs) >= 64 else 1
+        step = max(1, len(jobs) // 50)  # small chunks: steady progress, balanced workers
+        chunks = [jobs[i : i + step] for i in range(0, len(jobs), step)]
+        results = []
+        if n_jobs > 1 and len(chunks) > 1:
+            with ProcessPoolExecutor(n_jobs, initializer=_polish_init, initargs=(incidence,)) as ex:
+                for part in ex.map(_polish_zones, chunks):
+                    results.extend(part)
+                    if on_polish is not None:
+                        on_polish(len(results), len(jobs))
+        else:
+            _polish_init(incidence)
+            for chunk in chunks:
+                results.extend(_polish_zones(chunk))
+                if on_polish is not None:
+                    on_polish(len(results), len(jobs))
+        for z, status, w in sorted(results, key=lambda r: r[0]):
+            if status == 0:
+                weights[:, z] = w
                 self.polished_zones_.append(self.zones_[z])
-            elif res.status == 2:
+            elif status == 2:
                 self.infeasible_zones_.append(self.zones_[z])
 
     def _errors(self, weights: np.ndarray) -> np.ndarray:
@@ -308,6 +349,37 @@ def _carried(frame: pl.DataFrame, seed: SeedSample, geography: Geography) -> pl.
     if seed.weight_column:
         drop.add(seed.weight_column)
     return frame.drop([c for c in frame.columns if c in drop])
+
+
+_POLISH: dict[str, Any] = {}
+
+
+def _polish_init(incidence: sp.csr_array) -> None:
+    """Set up the linear programme shared by every zone (once per worker process)."""
+    _POLISH["incidence_t"] = incidence.T.tocsr()
+    _POLISH["a_eq"] = sp.hstack([incidence.T, -incidence.T]).tocsc()
+
+
+def _polish_zones(
+    jobs: list[tuple[int, np.ndarray, np.ndarray]],
+) -> list[tuple[int, int, np.ndarray | None]]:
+    """For each (zone, weights, targets): min sum |change| s.t. the targets are met, w >= 0."""
+    out = []
+    for z, w, targets in jobs:
+        n = w.size
+        bounds = np.zeros((2 * n, 2))
+        bounds[:n, 1] = np.inf
+        bounds[n:, 1] = w
+        res = linprog(
+            np.ones(2 * n),
+            A_eq=_POLISH["a_eq"],
+            b_eq=targets - _POLISH["incidence_t"] @ w,
+            bounds=bounds,
+            method="highs",
+        )
+        new = np.clip(w + res.x[:n] - res.x[n:], 0.0, None) if res.status == 0 else None
+        out.append((z, res.status, new))
+    return out
 
 
 def _zones_from(marginals: Sequence[Marginal]) -> Geography:

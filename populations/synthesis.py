@@ -124,8 +124,13 @@ class PopulationSynthesizer:
         return cls(fit=fit, age=config.age, income=config.income)
 
     def fit(
-        self, inputs: Inputs, *, callback: Callable[[int, float], None] | None = None
+        self,
+        inputs: Inputs,
+        *,
+        callback: Callable[[int, float], None] | None = None,
+        on_polish: Callable[[int, int], None] | None = None,
     ) -> PopulationSynthesizer:
+        """Fit to `inputs`; the callbacks report progress (see `HouseholdSynthesizer.fit`)."""
         cfg = self.fit_config
         if cfg.integerise not in {"exact", "trs"}:
             msg = f"[fit] integerise: expected `exact` or `trs`, found `{cfg.integerise}`"
@@ -134,7 +139,13 @@ class PopulationSynthesizer:
         if inputs.seed is not None:
             self.fitter_ = HouseholdSynthesizer(
                 tol=cfg.tol, max_iter=cfg.max_iter, rescale=cfg.rescale
-            ).fit(inputs.seed, inputs.marginals, geography=inputs.geography, callback=callback)
+            ).fit(
+                inputs.seed,
+                inputs.marginals,
+                geography=inputs.geography,
+                callback=callback,
+                on_polish=on_polish,
+            )
             persons = inputs.seed.persons
             weight = inputs.seed.weight[inputs.seed.person_household]
         else:

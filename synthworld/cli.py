@@ -155,7 +155,16 @@ def populate(
         def on_iteration(i: int, error: float) -> None:
             progress.update(task, completed=i, status=f"iteration {i}, max error {error:.2e}")
 
-        synth.fit(inputs, callback=on_iteration)
+        def on_polish(done: int, total: int) -> None:
+            progress.update(
+                task,
+                description="Polishing",
+                completed=done,
+                total=total,
+                status=f"{done}/{total} zones",
+            )
+
+        synth.fit(inputs, callback=on_iteration, on_polish=on_polish)
         progress.update(task, visible=False)
         sampling = progress.add_task("Sampling", total=replicates, status="")
         streams = np.random.SeedSequence(seed).spawn(replicates)
