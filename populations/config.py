@@ -29,6 +29,8 @@ Example (the demo city's file, ``populations/demo/demo.toml``)::
 
     [fit]
     tol = 1e-6
+    # persons-only fits may declare impossible cells:
+    # structural_zeros = [{ age_band = ["0-4"], employment = ["employed"] }]
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class FitConfig:
     rescale: bool = False
     integerise: str = "exact"
     prior: float | None = None
+    structural_zeros: tuple[dict[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ def _build(cls: type, data: Any, where: str, base: Path, paths: tuple[str, ...] 
                 msg = f"{where}.{key}: expected a file path (text), found {value!r}"
                 raise ConfigError(msg)
             value = base / value
+        elif key == "structural_zeros":
+            value = _structural_zeros(value, f"{where}.{key}")
         elif key == "by":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 msg = f"{where}.by: expected a list of column names, found {value!r}"
@@ -151,6 +156,25 @@ def _build(cls: type, data: Any, where: str, base: Path, paths: tuple[str, ...] 
         ]
         msg = f"{where}: missing key(s) {', '.join(f'`{m}`' for m in missing) or str(exc)}"
         raise ConfigError(msg) from exc
+
+
+def _structural_zeros(value: Any, where: str) -> tuple[dict[str, tuple[str, ...]], ...]:
+    rules = []
+    ok = isinstance(value, list)
+    for rule in value if ok else ():
+        ok = ok and isinstance(rule, dict)
+        if not ok:
+            break
+        for labels in rule.values():
+            ok = ok and isinstance(labels, list) and all(isinstance(v, str) for v in labels)
+        rules.append({k: tuple(v) for k, v in rule.items()} if ok else {})
+    if not ok:
+        msg = (
+            f"{where}: expected a list of tables of category lists, found {value!r}. "
+            'Hint: structural_zeros = [{ age_band = ["0-4"], employment = ["employed"] }]'
+        )
+        raise ConfigError(msg)
+    return tuple(rules)
 
 
 def load_config(path: str | Path) -> PopulationConfig:

@@ -8,7 +8,7 @@ into a table with one axis per dimension (the zone among them) and back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,9 @@ class IPF:
         this prior (1 if None) everywhere. With a seed sample it fills categories the sample never
         shows, which are otherwise refused.
     rescale : scale marginals to agree instead of refusing them.
+    structural_zeros : cells that must stay empty whatever the seed or prior, each given as
+        ``{dimension: [categories]}``: every cell matching all of them is zero (for example
+        ``{"age": ["0-4"], "employment": ["employed"]}``).
 
     Attributes
     ----------
@@ -63,11 +66,13 @@ class IPF:
         max_iter: int = 1000,
         prior: float | None = None,
         rescale: bool = False,
+        structural_zeros: Sequence[Mapping[str, Sequence[str]]] = (),
     ):
         self.tol = tol
         self.max_iter = max_iter
         self.prior = prior
         self.rescale = rescale
+        self.structural_zeros = structural_zeros
 
     def fit(
         self,
@@ -91,6 +96,7 @@ class IPF:
             self._check_support(start, marginals, targets, dims, cats)
             if self.prior is not None:
                 start = start + self.prior
+        start[self._zero_mask(dims, cats)] = 0.0
         result = ipf(start, targets, tol=self.tol, max_iter=self.max_iter, callback=callback)
         self.marginals_ = marginals
         self.geography_ = geography
@@ -209,6 +215,28 @@ class IPF:
                         "merge the category, or ask for a prior to fill it (prior = 0.5)."
                     )
                     raise SeedSampleError(msg)
+
+    def _zero_mask(self, dims: tuple[str, ...], cats: tuple[tuple[str, ...], ...]) -> np.ndarray:
+        """Boolean table of the cells declared structurally zero."""
+        mask = np.zeros(tuple(len(c) for c in cats), dtype=bool)
+        for i, rule in enumerate(self.structural_zeros):
+            where = f"structural_zeros[{i}]"
+            selected = [np.arange(len(c)) for c in cats]
+            for dim, labels in rule.items():
+                if dim not in dims:
+                    msg = f"{where}: unknown dimension `{dim}`. {closest_hint(dim, dims)}"
+                    raise MarginalsError(msg)
+                axis = dims.index(dim)
+                unknown = [c for c in labels if c not in cats[axis]]
+                if unknown:
+                    msg = (
+                        f"{where}: `{unknown[0]}` is not a category of `{dim}`. "
+                        f"{closest_hint(unknown[0], cats[axis])}"
+                    )
+                    raise MarginalsError(msg)
+                selected[axis] = np.array([cats[axis].index(c) for c in labels], dtype=np.intp)
+            mask[np.ix_(*selected)] = True
+        return mask
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "table_"):

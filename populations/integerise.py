@@ -282,15 +282,23 @@ def _balance(
 
 
 def _repair(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, target: np.ndarray) -> None:
-    """Move single units between columns, inside rows, until each block's columns are exact."""
+    """Move single units between columns, inside rows, until each block's columns are exact.
+
+    All blocks move at once, one unit each per round, from their most-over to their most-under
+    column. A block where no row can make that move directly (structural zeros in the way) is
+    finished by `_repair_by_paths`.
+    """
     d = np.zeros(target.shape, dtype=np.int64)
     np.add.at(d, blocks, x)
     d -= target
     # A block whose rows hold a different total than its targets cannot be met; leave it.
-    stuck = d.sum(axis=1) != 0
+    inconsistent = d.sum(axis=1) != 0
+    stuck = inconsistent.copy()
     while True:
         active = (d.max(axis=1) > 0) & ~stuck
         if not active.any():
+            for blk in np.flatnonzero(stuck & ~inconsistent & (d.max(axis=1) > 0)):
+                _repair_by_paths(x, y, np.flatnonzero(blocks == blk), d[blk])
             return
         live = np.flatnonzero(active[blocks])
         b = blocks[live]
@@ -309,3 +317,50 @@ def _repair(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, target: np.ndarray
         x[r, c2] += 1
         d[bb, c1] -= 1
         d[bb, c2] += 1
+
+
+def _repair_by_paths(x: np.ndarray, y: np.ndarray, rows: np.ndarray, d: np.ndarray) -> None:
+    """Settle one block's column excesses `d` along chains of moves (transportation style).
+
+    A unit can go from column a to column b in a row that has a unit in a and a fitted share
+    in b. When no single row links an over column to an under one, a breadth-first search over
+    the columns finds a chain a -> c -> b, and one unit moves along each link; each link uses
+    the row that stays closest to the fitted table. Stops when exact or when no chain exists.
+    """
+    xs, ys = x[rows], y[rows]
+    n_cols = d.size
+    while d.max() > 0:
+        link = ((xs > 0).T.astype(np.int64) @ (ys > 0).astype(np.int64)) > 0  # (from, to)
+        np.fill_diagonal(link, False)
+        parent = np.full(n_cols, -1)
+        frontier = list(np.flatnonzero(d > 0))
+        seen = set(frontier)
+        end = -1
+        while frontier and end < 0:
+            nxt = []
+            for a in frontier:
+                for b in np.flatnonzero(link[a]):
+                    if b in seen:
+                        continue
+                    parent[b], seen = a, seen | {b}
+                    if d[b] < 0:
+                        end = b
+                        break
+                    nxt.append(b)
+                if end >= 0:
+                    break
+            frontier = nxt
+        if end < 0:
+            break
+        b = end
+        while parent[b] >= 0:  # walk back to the over column the chain starts from
+            a = parent[b]
+            ok = (xs[:, a] > 0) & (ys[:, b] > 0)
+            score = np.where(ok, (ys[:, b] - xs[:, b]) - (ys[:, a] - xs[:, a]), -np.inf)
+            r = int(np.argmax(score))
+            xs[r, a] -= 1
+            xs[r, b] += 1
+            b = a
+        d[end] += 1
+        d[b] -= 1
+    x[rows] = xs

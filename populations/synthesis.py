@@ -136,6 +136,12 @@ class PopulationSynthesizer:
             msg = f"[fit] integerise: expected `exact` or `trs`, found `{cfg.integerise}`"
             raise ConfigError(msg)
         self.inputs_ = inputs
+        if inputs.seed is not None and cfg.structural_zeros:
+            msg = (
+                "[fit] structural_zeros apply to persons-only fits; with seed households, a "
+                "combination the seed households never show is already impossible."
+            )
+            raise ConfigError(msg)
         if inputs.seed is not None:
             self.fitter_ = HouseholdSynthesizer(
                 tol=cfg.tol, max_iter=cfg.max_iter, rescale=cfg.rescale
@@ -150,7 +156,11 @@ class PopulationSynthesizer:
             weight = inputs.seed.weight[inputs.seed.person_household]
         else:
             self.fitter_ = IPF(
-                tol=cfg.tol, max_iter=cfg.max_iter, rescale=cfg.rescale, prior=cfg.prior
+                tol=cfg.tol,
+                max_iter=cfg.max_iter,
+                rescale=cfg.rescale,
+                prior=cfg.prior,
+                structural_zeros=cfg.structural_zeros,
             ).fit(
                 inputs.marginals,
                 seed=inputs.seed_persons,

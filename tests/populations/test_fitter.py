@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from populations.convergence import Status
-from populations.errors import NotFittedError, SeedSampleError
+from populations.errors import MarginalsError, NotFittedError, SeedSampleError
 from populations.fitter import IPF
 from populations.marginals import Geography, Marginal
 
@@ -79,3 +79,31 @@ def test_pandas_frames_accepted():
 def test_not_fitted():
     with pytest.raises(NotFittedError, match="call `fit` first"):
         IPF().to_frame()
+
+
+def test_structural_zeros_survive_the_prior():
+    rule = {"age": ["young"], "sex": ["m"]}
+    ages = Marginal.from_frame(pl.DataFrame({"age": ["young", "old"], "count": [3, 5]}), name="age")
+    sexes = Marginal.from_frame(pl.DataFrame({"sex": ["f", "m"], "count": [4, 4]}), name="sex")
+    fit = IPF(prior=1.0, tol=1e-9, structural_zeros=[rule]).fit([ages, sexes])
+    assert fit.status_ is Status.CONVERGED
+    young, m = fit.categories_[0].index("young"), fit.categories_[1].index("m")
+    assert fit.table_[young, m] == 0
+    persons = fit.sample(rng=np.random.default_rng(0))
+    assert persons.filter((pl.col("age") == "young") & (pl.col("sex") == "m")).height == 0
+
+
+def test_structural_zeros_that_no_table_can_meet_are_infeasible():
+    ages = Marginal.from_frame(pl.DataFrame({"age": ["young", "old"], "count": [3, 5]}), name="a")
+    fit = IPF(structural_zeros=[{"age": ["young"]}]).fit([ages])
+    assert fit.status_ is Status.INFEASIBLE
+    assert "starting table is zero" in fit.problems_[0]
+
+
+def test_structural_zeros_bad_names():
+    with pytest.raises(
+        MarginalsError, match=r"structural_zeros\[0\]: unknown dimension `sx`.*`sex`"
+    ):
+        IPF(structural_zeros=[{"sx": ["m"]}]).fit(marginals())
+    with pytest.raises(MarginalsError, match=r"`male` is not a category of `sex`"):
+        IPF(structural_zeros=[{"sex": ["male"]}]).fit(marginals())

@@ -152,3 +152,14 @@ def test_property_trs_preserves_total(problem):
     fit = ipf(np.ones(truth.shape), targets, tol=1e-10, max_iter=2000)
     counts, _ = integerise(fit.table, targets, method="trs", rng=rng)
     assert counts.sum() == round(fit.table.sum())
+
+
+def test_repair_follows_a_chain_around_structural_zeros():
+    from populations.integerise import _repair
+
+    # Columns: student, inactive, employed. A child cannot be employed, an adult not a student.
+    y = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 1.5]])
+    x = np.array([[0, 1, 0], [0, 0, 2]])
+    target = np.array([[1, 1, 1]])
+    _repair(x, y, np.zeros(2, dtype=np.intp), target)
+    np.testing.assert_array_equal(x, [[1, 0, 0], [0, 1, 1]])
