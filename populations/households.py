@@ -70,6 +70,8 @@ class HouseholdSynthesizer:
     max_iter : cap on cycles over the marginals.
     rescale : scale marginals of the same level to agree instead of refusing them.
     n_jobs : processes for polishing zones; None uses every core when 64 or more zones need it.
+    refine_rounds : cap on rounds of household swaps that bring person-level counts closer
+        after integerisation (0: none).
 
     Attributes
     ----------
@@ -97,11 +99,13 @@ class HouseholdSynthesizer:
         max_iter: int = 2000,
         rescale: bool = False,
         n_jobs: int | None = None,
+        refine_rounds: int = 200,
     ):
         self.tol = tol
         self.max_iter = max_iter
         self.rescale = rescale
         self.n_jobs = n_jobs
+        self.refine_rounds = refine_rounds
 
     def fit(
         self,
@@ -307,7 +311,65 @@ class HouseholdSynthesizer:
         type_counts = type_counts.reshape(n_zones, n_types)
         groups = hh_type[:, None] * n_zones + np.arange(n_zones)[None, :]
         totals = type_counts.T.ravel()
-        return trs(w.ravel(), groups=groups.ravel(), totals=totals, rng=rng).reshape(w.shape)
+        counts = trs(w.ravel(), groups=groups.ravel(), totals=totals, rng=rng).reshape(w.shape)
+        return self._refine(counts, hh_type)
+
+    def _refine(self, counts: np.ndarray, hh_type: np.ndarray) -> np.ndarray:
+        """Swap drawn households for others of the same type and zone to fit persons closer.
+
+        Drawing whole households leaves person-level counts off by sampling noise. Each round,
+        every zone makes the one swap (drop a copy of household i, add one of household j of
+        the same type, so household-level counts stay exact) that most lowers the squared
+        error of its person-level counts, among the most promising candidates of each type;
+        rounds stop when no swap helps or after `refine_rounds`. Only person-level marginals
+        given per zone take part.
+        """
+        zone_dim = self.geography_.zone
+        person = [
+            c for c in self.controls_ if c.marginal.level == "person" and c.geo_dim == zone_dim
+        ]
+        if not person or self.refine_rounds == 0:
+            return counts
+        inc = np.hstack([c.incidence.toarray() for c in person])  # (H, K)
+        target = np.hstack([c.targets[c.zone_group] for c in person])  # (Z, K)
+        groups = [np.flatnonzero(hh_type == t) for t in np.unique(hh_type)]
+        groups = [m for m in groups if m.size > 1]
+        dist = [((inc[m][:, None, :] - inc[m][None, :, :]) ** 2).sum(axis=2) for m in groups]
+        n = counts.T.copy()  # (Z, H)
+        # Zones are independent: one with no improving swap left is done for good.
+        active = np.arange(n.shape[0])
+        for _ in range(self.refine_rounds):
+            na = n[active]
+            gain = 2.0 * (target[active] - na @ inc) @ inc.T  # (active, H): 2 r . a_h
+            rows = np.arange(active.size)
+            best = np.zeros(active.size)
+            drop = np.zeros(active.size, dtype=np.intp)
+            add = np.zeros(active.size, dtype=np.intp)
+            for m, d in zip(groups, dist, strict=True):
+                # Swapping i for j changes the squared error by g_i - g_j + |a_i - a_j|^2; look
+                # at the few households with the lowest g_i (present) and highest g_j only.
+                g = gain[:, m]
+                g_drop = np.where(na[:, m] > 0, g, np.inf)
+                i = _smallest(g_drop, _CANDIDATES)
+                j = _smallest(-g, _CANDIDATES)
+                gi = np.take_along_axis(g_drop, i, axis=1)
+                gj = np.take_along_axis(g, j, axis=1)
+                delta = gi[:, :, None] - gj[:, None, :] + d[i[:, :, None], j[:, None, :]]
+                delta = delta.reshape(active.size, -1)
+                k = delta.argmin(axis=1)
+                value = delta[rows, k]
+                better = value < best
+                best = np.where(better, value, best)
+                drop = np.where(better, m[i[rows, k // j.shape[1]]], drop)
+                add = np.where(better, m[j[rows, k % j.shape[1]]], add)
+            moving = best < -1e-9
+            if not moving.any():
+                break
+            z = active[moving]
+            n[z, drop[moving]] -= 1
+            n[z, add[moving]] += 1
+            active = z
+        return n.T
 
     def _expand(self, counts: np.ndarray) -> Population:
         seed = self.seed_
@@ -352,6 +414,14 @@ def _carried(frame: pl.DataFrame, seed: SeedSample, geography: Geography) -> pl.
 
 
 _POLISH: dict[str, Any] = {}
+_CANDIDATES = 8  # households looked at per type and zone, for each side of a swap
+
+
+def _smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the `k` smallest values of each row (all columns if fewer)."""
+    if values.shape[1] <= k:
+        return np.broadcast_to(np.arange(values.shape[1]), values.shape).copy()
+    return np.argpartition(values, k - 1, axis=1)[:, :k]
 
 
 def _polish_init(incidence: sp.csr_array) -> None:

@@ -8,6 +8,7 @@ from populations.convergence import Status
 from populations.errors import NotFittedError, SeedSampleError
 from populations.households import HouseholdSynthesizer
 from populations.marginals import Geography, Marginal
+from populations.report import measure_fit
 from populations.seed import SeedSample
 
 
@@ -149,9 +150,34 @@ def test_demo_fit_converges_and_household_marginals_exact(demo_population):
     assert synth.status_ is Status.CONVERGED
     report = {m.name: m for m in synth.report(pop).marginals}
     assert report["household_size"].exact and report["cars"].exact
-    # Person-level marginals are not exact after integerisation, but close.
-    assert report["age_sex"].srmse < 0.15
-    assert report["employment"].srmse < 0.06
+    # Person-level marginals are not exact after integerisation, but close once refined.
+    assert report["age_sex"].srmse < 0.02
+    assert report["employment"].srmse < 0.005
     assert report["age_sex"].achieved_total == pytest.approx(
         report["age_sex"].target_total, rel=0.01
     )
+
+
+def test_refinement_brings_persons_closer_and_keeps_households_exact(demo_population):
+    synth, _ = demo_population
+    fitter = synth.fitter_
+    rounds = fitter.refine_rounds
+    try:
+        fitter.refine_rounds = 0
+        raw = fitter.sample(rng=np.random.default_rng(5))
+    finally:
+        fitter.refine_rounds = rounds
+    refined = fitter.sample(rng=np.random.default_rng(5))
+    geo = fitter.geography_
+    before = {
+        m.name: m
+        for m in measure_fit(raw.households, raw.persons, fitter.marginals_, geography=geo)
+    }
+    after = {
+        m.name: m
+        for m in measure_fit(refined.households, refined.persons, fitter.marginals_, geography=geo)
+    }
+    assert after["household_size"].exact and after["cars"].exact
+    assert after["age_sex"].tae < 0.25 * before["age_sex"].tae
+    assert after["employment"].tae < 0.25 * before["employment"].tae
+    assert refined.households.height == raw.households.height
