@@ -43,9 +43,10 @@ __all__ = ["HouseholdSynthesizer", "Population"]
 
 @dataclass
 class Population:
-    """A synthetic population: households, persons (each with a `household_id`), and its zones."""
+    """A synthetic population: households (None for a persons-only fit) and persons, each person
+    with a `household_id` when there are households."""
 
-    households: pl.DataFrame
+    households: pl.DataFrame | None
     persons: pl.DataFrame
 
 

@@ -238,6 +238,8 @@ class PopulationSynthesizer:
                 "tol": self.fit_config.tol,
                 "max_rel_error_fitted": fitter.fit_errors_,
                 "integerise": self.fit_config.integerise,
+                "polished_zones": list(getattr(fitter, "polished_zones_", [])),
+                "infeasible_zones": list(getattr(fitter, "infeasible_zones_", [])),
                 "convergence": fitter.record_.to_dict(),
             },
             population={
