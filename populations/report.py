@@ -136,7 +136,10 @@ def plot_fit(
         hi = max(float(t.max(initial=0)), float(a.max(initial=0)), 1.0)
         ax.plot([0, hi], [0, hi], color="0.6", lw=1, zorder=1)
         ax.scatter(t, a, s=6, alpha=0.6, zorder=2)
-        ax.set_title(f"{m.name} ({m.level}s, {t.size} cells)", fontsize=10)
+        diff = np.abs(a - t)
+        srmse = float(np.sqrt(np.mean(diff**2)) / t.mean()) if t.size and t.mean() > 0 else 0.0
+        met = "all cells met exactly" if np.all(diff < 1e-9) else f"SRMSE {srmse:.4f}"
+        ax.set_title(f"{m.name} ({m.level}s, {t.size} cells): {met}", fontsize=10)
         ax.set_xlabel("target count")
         ax.set_ylabel("synthetic count")
     for ax in axes.ravel()[n:]:

@@ -183,7 +183,12 @@ class PopulationSynthesizer:
 
     def sample(self, *, rng: np.random.Generator) -> Population:
         """One population: whole units, continuous attributes drawn, categories as Enums."""
-        units_rng, attr_rng = rng.spawn(2)
+        # Two child streams drawn from `rng` itself: `rng.spawn` would advance the spawn counter
+        # of a SeedSequence the caller may reuse, so the same seed would not give the same result.
+        entropy = rng.integers(0, 2**63, size=4)
+        units_rng, attr_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(entropy).spawn(2)
+        )
         if isinstance(self.fitter_, HouseholdSynthesizer):
             pop = self.fitter_.sample(method=self.fit_config.integerise, rng=units_rng)
         else:
