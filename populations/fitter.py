@@ -17,7 +17,7 @@ import polars as pl
 from populations.errors import MarginalsError, NotFittedError, SeedSampleError, closest_hint
 from populations.integerise import integerise
 from populations.ipf import Target, ipf
-from populations.marginals import Geography, Marginal, check_marginals, to_polars
+from populations.marginals import Geography, Marginal, check_marginals, encode, to_polars
 
 __all__ = ["IPF"]
 
@@ -170,14 +170,12 @@ class IPF:
             raise SeedSampleError(msg)
         codes = []
         for i in present:
-            lookup = {c: k for k, c in enumerate(cats[i])}
-            values = seed[dims[i]].cast(pl.String).to_list()
-            code = np.array([lookup.get(v, -1) for v in values], dtype=np.intp)
+            code = encode(seed[dims[i]], cats[i])
             if np.any(code < 0):
                 row = int(np.flatnonzero(code < 0)[0])
                 msg = (
-                    f"seed sample, row {row + 1}, column `{dims[i]}`: `{values[row]}` is not a "
-                    "category of any marginal. Hint: use the marginals' labels, or merge it."
+                    f"seed sample, row {row + 1}, column `{dims[i]}`: `{seed[dims[i]][row]}` is "
+                    "not a category of any marginal. Hint: use the marginals' labels, or merge it."
                 )
                 raise SeedSampleError(msg)
             codes.append(code)

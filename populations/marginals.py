@@ -22,7 +22,15 @@ import polars as pl
 
 from populations.errors import MarginalsError, closest_hint
 
-__all__ = ["LEVELS", "Geography", "Marginal", "check_marginals", "read_table", "to_polars"]
+__all__ = [
+    "LEVELS",
+    "Geography",
+    "Marginal",
+    "check_marginals",
+    "encode",
+    "read_table",
+    "to_polars",
+]
 
 LEVELS = ("person", "household")
 
@@ -35,6 +43,16 @@ def to_polars(frame: Any, *, what: str) -> pl.DataFrame:
         return pl.from_pandas(frame)
     msg = f"{what}: expected a polars or pandas DataFrame, found {type(frame).__name__}"
     raise MarginalsError(msg)
+
+
+def encode(series: pl.Series, categories: Sequence[str]) -> np.ndarray:
+    """Position of each value of `series` (as text) among `categories`; -1 where it is none.
+
+    >>> encode(pl.Series(["b", "x", "a"]), ["a", "b"]).tolist()
+    [1, -1, 0]
+    """
+    lookup = {c: i for i, c in enumerate(categories)}
+    return np.array([lookup.get(v, -1) for v in series.cast(pl.String).to_list()], dtype=np.intp)
 
 
 def read_table(path: str | Path) -> pl.DataFrame:
@@ -121,8 +139,7 @@ class Marginal:
                 raise MarginalsError(msg)
             cats = tuple(col.unique(maintain_order=True).to_list())
             labels.append(cats)
-            lookup = {c: i for i, c in enumerate(cats)}
-            codes.append(np.array([lookup[v] for v in col.to_list()], dtype=np.intp))
+            codes.append(encode(col, cats))
         shape = tuple(len(c) for c in labels)
         flat = np.ravel_multi_index(codes, shape)
         seen, first = np.unique(flat, return_index=True)

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from populations.errors import SeedSampleError, closest_hint
-from populations.marginals import Marginal, to_polars
+from populations.marginals import Marginal, encode, to_polars
 
 __all__ = ["SeedSample"]
 
@@ -71,13 +71,12 @@ class SeedSample:
             row = int(ids.is_duplicated().arg_true()[0])
             msg = f"{source[0]}, row {row + 1}: household `{ids[row]}` is listed twice"
             raise SeedSampleError(msg)
-        lookup = {v: i for i, v in enumerate(ids.to_list())}
-        pid = pp[household_id].cast(pl.String).to_list()
-        person_household = np.array([lookup.get(v, -1) for v in pid], dtype=np.intp)
+        person_household = encode(pp[household_id], ids.to_list())
         if np.any(person_household < 0):
             row = int(np.flatnonzero(person_household < 0)[0])
             msg = (
-                f"{source[1]}, row {row + 1}: household `{pid[row]}` is not in {source[0]}. "
+                f"{source[1]}, row {row + 1}: household `{pp[household_id][row]}` is not in "
+                f"{source[0]}. "
                 "Hint: every person must belong to a listed household."
             )
             raise SeedSampleError(msg)
@@ -132,13 +131,11 @@ class SeedSample:
                 )
                 raise SeedSampleError(msg)
             cats = marginal.categories[marginal.dims.index(d)]
-            lookup = {c: i for i, c in enumerate(cats)}
-            values = frame[d].cast(pl.String).to_list()
-            code = np.array([lookup.get(v, -1) for v in values], dtype=np.intp)
+            code = encode(frame[d], cats)
             if np.any(code < 0):
                 row = int(np.flatnonzero(code < 0)[0])
                 msg = (
-                    f"{what}, row {row + 1}, column `{d}`: `{values[row]}` is not a category of "
+                    f"{what}, row {row + 1}, column `{d}`: `{frame[d][row]}` is not a category of "
                     f"marginal {marginal.where()}. Hint: use the marginals' labels in the seed "
                     "sample, or merge the category."
                 )
