@@ -87,10 +87,16 @@ def _progress() -> Progress:
     "[default: from the config, else exact]",
 )
 @click.option(
-    "--tol", type=float, default=None, help="Max relative error of the fit. [default: 1e-6]"
+    "--tol",
+    type=float,
+    default=None,
+    help="Max relative error of the fit. [default: from the config, else 1e-6]",
 )
 @click.option(
-    "--max-iter", type=click.IntRange(min=1), default=None, help="Iteration cap. [default: 2000]"
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Iteration cap. [default: from the config, else 2000]",
 )
 @click.option(
     "--rescale",
@@ -263,8 +269,10 @@ def _print_report(synth: Any, report: dict[str, Any], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, turning errors into one line and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if debug:  # accepted anywhere on the line, e.g. after the command's own options
+        args = ["--debug", *(a for a in args if a != "--debug")]
     try:
         cli.main(args=args, prog_name="synthworld", standalone_mode=False)
     except click.exceptions.Abort:

@@ -381,6 +381,8 @@ def test_debug_raises_instead_of_one_line(cli, base, tmp_path):
         main(["--debug", "populate", "--out", str(base.out)])
     with pytest.raises(ConfigError, match="does not exist"):
         main(["--debug", "populate", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")])
+    with pytest.raises(ConfigError, match="does not exist"):  # --debug after the command too
+        main(["populate", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o"), "--debug"])
     # ... and the same mistake without --debug is one line and exit code 2.
     result = cli("populate", tmp_path / "nope.toml", "--out", tmp_path / "o")
     assert result.code == 2
