@@ -221,48 +221,64 @@ class HouseholdSynthesizer:
         geography: Geography,
         on_polish: Callable[[int, int], None] | None = None,
     ) -> None:
-        """Meet the controls exactly in zones where raking stalled, by linear programming.
+        """Meet every control exactly where raking stalled, by linear programming.
 
         Raking converges very slowly when every exact solution needs some weights at zero (the
-        maximum-entropy solution lies on the boundary). For each such zone, the smallest total
-        change to the raked weights that meets every control exactly is found with HiGHS
-        (`scipy.optimize.linprog`); if none exists the zone is infeasible. Zones are independent,
-        so many are spread over processes; the result does not depend on how many. Only
-        marginals given per zone can be polished zone by zone, so with coarser ones this step is
-        skipped.
+        maximum-entropy solution lies on the boundary). Zones tied together by a marginal given
+        per district (or any coarser level) form one group; in each group still off, the
+        smallest total change to the raked weights that meets every control exactly is found
+        with HiGHS (`scipy.optimize.linprog`), and if none exists the group's zones are
+        infeasible. Groups are independent, so many are spread over processes; the result does
+        not depend on how many.
         """
-        if any(c.geo_dim != geography.zone for c in self.controls_):
-            return
-        incidence = sp.hstack([c.incidence for c in self.controls_]).tocsr()
-        targets = np.hstack([c.targets[c.zone_group] for c in self.controls_])  # (Z, K)
-        got = (incidence.T @ weights).T
-        off = np.abs(got - targets) > self.tol * np.maximum(targets, 1e-12)
-        zones = np.flatnonzero(off.any(axis=1))
-        jobs = [(int(z), weights[:, z].copy(), targets[z]) for z in zones]
+        zone_controls = [c for c in self.controls_ if c.geo_dim == geography.zone]
+        coarse_controls = [c for c in self.controls_ if c.geo_dim != geography.zone]
+        groups = _linked_zones(len(self.zones_), [c.zone_group for c in coarse_controls])
+        off_zone = np.zeros(len(self.zones_), dtype=bool)
+        for c in self.controls_:
+            s = _sums(weights, c)
+            off_unit = (np.abs(s - c.targets) > self.tol * np.maximum(c.targets, 1e-12)).any(1)
+            off_zone |= off_unit[c.zone_group]
+        jobs = []
+        for zones in groups:
+            if off_zone[zones].any():
+                targets = np.concatenate(
+                    [
+                        np.concatenate([c.targets[c.zone_group[z]] for c in zone_controls])
+                        for z in zones
+                    ]
+                    + [c.targets[np.unique(c.zone_group[zones])].ravel() for c in coarse_controls]
+                )
+                jobs.append((zones, weights[:, zones].T.ravel().copy(), targets))
         n_jobs = self.n_jobs
         if n_jobs is None:
             n_jobs = (os.cpu_count() or 1) if len(jobs) >= 64 else 1
         step = max(1, len(jobs) // 50)  # small chunks: steady progress, balanced workers
         chunks = [jobs[i : i + step] for i in range(0, len(jobs), step)]
+        shared = (
+            [c.incidence for c in zone_controls],
+            [(c.incidence, c.zone_group) for c in coarse_controls],
+        )
         results = []
         if n_jobs > 1 and len(chunks) > 1:
-            with ProcessPoolExecutor(n_jobs, initializer=_polish_init, initargs=(incidence,)) as ex:
-                for part in ex.map(_polish_zones, chunks):
+            with ProcessPoolExecutor(n_jobs, initializer=_polish_init, initargs=shared) as ex:
+                for part in ex.map(_polish_groups, chunks):
                     results.extend(part)
                     if on_polish is not None:
                         on_polish(len(results), len(jobs))
         else:
-            _polish_init(incidence)
+            _polish_init(*shared)
             for chunk in chunks:
-                results.extend(_polish_zones(chunk))
+                results.extend(_polish_groups(chunk))
                 if on_polish is not None:
                     on_polish(len(results), len(jobs))
-        for z, status, w in sorted(results, key=lambda r: r[0]):
+        for (zones, _, _), (status, w) in zip(jobs, results, strict=True):
+            names = [self.zones_[z] for z in zones]
             if status == 0:
-                weights[:, z] = w
-                self.polished_zones_.append(self.zones_[z])
+                weights[:, zones] = w.reshape(zones.size, -1).T
+                self.polished_zones_.extend(names)
             elif status == 2:
-                self.infeasible_zones_.append(self.zones_[z])
+                self.infeasible_zones_.extend(names)
 
     def _errors(self, weights: np.ndarray) -> np.ndarray:
         return np.array([_rel_error(_sums(weights, c), c.targets) for c in self.controls_])
@@ -425,31 +441,73 @@ def _smallest(values: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(values, k - 1, axis=1)[:, :k]
 
 
-def _polish_init(incidence: sp.csr_array) -> None:
-    """Set up the linear programme shared by every zone (once per worker process)."""
-    _POLISH["incidence_t"] = incidence.T.tocsr()
-    _POLISH["a_eq"] = sp.hstack([incidence.T, -incidence.T]).tocsc()
+def _linked_zones(n_zones: int, zone_groups: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Zones tied by sharing a unit of some coarser-level marginal, as sorted index arrays."""
+    parent = np.arange(n_zones)
+
+    def root(z: int) -> int:
+        while parent[z] != z:
+            parent[z] = parent[parent[z]]
+            z = parent[z]
+        return int(z)
+
+    for group in zone_groups:
+        first: dict[int, int] = {}
+        for z, unit in enumerate(group.tolist()):
+            a, b = root(first.setdefault(unit, z)), root(z)
+            parent[max(a, b)] = min(a, b)
+    roots = np.array([root(z) for z in range(n_zones)])
+    return [np.flatnonzero(roots == r) for r in np.unique(roots)]
 
 
-def _polish_zones(
-    jobs: list[tuple[int, np.ndarray, np.ndarray]],
-) -> list[tuple[int, int, np.ndarray | None]]:
-    """For each (zone, weights, targets): min sum |change| s.t. the targets are met, w >= 0."""
+def _polish_init(
+    zone_incidence: list[sp.csc_array], coarse: list[tuple[sp.csc_array, np.ndarray]]
+) -> None:
+    """Share the controls' incidences with the process solving the linear programmes."""
+    _POLISH["zone_t"] = sp.hstack(zone_incidence).T.tocsr() if zone_incidence else None
+    _POLISH["coarse"] = [(inc.T.tocsr(), zone_group) for inc, zone_group in coarse]
+    _POLISH["single"] = None
+
+
+def _constraints(zones: np.ndarray) -> sp.csr_array:
+    """Control totals as a matrix over the weights of `zones` (zone by zone, households inside).
+
+    Zone-level controls give one block per zone; a coarser control sums the blocks of the zones
+    in each of its units.
+    """
+    blocks = []
+    if _POLISH["zone_t"] is not None:
+        blocks.append(sp.kron(sp.eye_array(zones.size), _POLISH["zone_t"]))
+    for inc_t, zone_group in _POLISH["coarse"]:
+        units = np.unique(zone_group[zones])
+        member = (zone_group[zones][None, :] == units[:, None]).astype(float)
+        blocks.append(sp.kron(sp.csr_array(member), inc_t))
+    return sp.vstack(blocks).tocsr()
+
+
+def _polish_groups(
+    jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> list[tuple[int, np.ndarray | None]]:
+    """For each (zones, weights, targets): min sum |change| s.t. the targets are met, w >= 0."""
     out = []
-    for z, w, targets in jobs:
+    for zones, w, targets in jobs:
+        if zones.size == 1 and not _POLISH["coarse"]:  # the common case: one cached matrix
+            if _POLISH["single"] is None:
+                a = _constraints(zones)
+                _POLISH["single"] = (a, sp.hstack([a, -a]).tocsc())
+            a, a_eq = _POLISH["single"]
+        else:
+            a = _constraints(zones)
+            a_eq = sp.hstack([a, -a]).tocsc()
         n = w.size
         bounds = np.zeros((2 * n, 2))
         bounds[:n, 1] = np.inf
         bounds[n:, 1] = w
         res = linprog(
-            np.ones(2 * n),
-            A_eq=_POLISH["a_eq"],
-            b_eq=targets - _POLISH["incidence_t"] @ w,
-            bounds=bounds,
-            method="highs",
+            np.ones(2 * n), A_eq=a_eq, b_eq=targets - a @ w, bounds=bounds, method="highs"
         )
         new = np.clip(w + res.x[:n] - res.x[n:], 0.0, None) if res.status == 0 else None
-        out.append((z, res.status, new))
+        out.append((res.status, new))
     return out
 
 

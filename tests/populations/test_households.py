@@ -181,3 +181,28 @@ def test_refinement_brings_persons_closer_and_keeps_households_exact(demo_popula
     assert after["age_sex"].tae < 0.25 * before["age_sex"].tae
     assert after["employment"].tae < 0.25 * before["employment"].tae
     assert refined.households.height == raw.households.height
+
+
+def test_district_marginal_polished_to_exact_on_the_demo():
+    from populations.demo import load_demo
+
+    demo = load_demo()
+    zones = pl.DataFrame(
+        {"zone": demo.geography.zones, "district": demo.geography.levels["district"]}
+    )
+    emp = demo.marginals[1].to_frame().cast({"zone": pl.String, "employment": pl.String})
+    by_district = (
+        emp.join(zones, on="zone")
+        .group_by("district", "employment", maintain_order=True)
+        .agg(pl.col("count").sum())
+    )
+    marginals = [
+        demo.marginals[0],
+        Marginal.from_frame(by_district, name="employment_by_district"),
+        *demo.marginals[2:],
+    ]
+    synth = HouseholdSynthesizer().fit(demo.seed, marginals, geography=demo.geography)
+    assert synth.status_ is Status.CONVERGED
+    assert max(synth.fit_errors_.values()) <= 1e-6
+    assert synth.infeasible_zones_ == []
+    assert (synth.weights_ >= 0).all()
