@@ -338,17 +338,22 @@ class HouseholdSynthesizer:
         every zone makes the one swap (drop a copy of household i, add one of household j of
         the same type, so household-level counts stay exact) that most lowers the squared
         error of its person-level counts, among the most promising candidates of each type;
-        rounds stop when no swap helps or after `refine_rounds`. Only person-level marginals
-        given per zone take part.
+        rounds stop when no swap helps or after `refine_rounds`. A person-level marginal given
+        per district aims each zone at its share in the fitted weights.
         """
         zone_dim = self.geography_.zone
-        person = [
-            c for c in self.controls_ if c.marginal.level == "person" and c.geo_dim == zone_dim
-        ]
+        person = [c for c in self.controls_ if c.marginal.level == "person"]
         if not person or self.refine_rounds == 0:
             return counts
         inc = np.hstack([c.incidence.toarray() for c in person])  # (H, K)
-        target = np.hstack([c.targets[c.zone_group] for c in person])  # (Z, K)
+        target = np.hstack(
+            [
+                c.targets[c.zone_group]
+                if c.geo_dim == zone_dim
+                else (c.incidence.T @ self.weights_).T
+                for c in person
+            ]
+        )  # (Z, K)
         groups = [np.flatnonzero(hh_type == t) for t in np.unique(hh_type)]
         groups = [m for m in groups if m.size > 1]
         dist = [((inc[m][:, None, :] - inc[m][None, :, :]) ** 2).sum(axis=2) for m in groups]
