@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from populations.attributes import AgeInBand, IncomeByGroup
-from populations.config import FitConfig, PopulationConfig, load_config
+from populations.config import AgeConfig, FitConfig, IncomeConfig, PopulationConfig, load_config
 from populations.errors import ConfigError
 from populations.fitter import IPF
 from populations.households import HouseholdSynthesizer, Population
@@ -109,7 +109,13 @@ class PopulationSynthesizer:
     ['age', 'age_band', 'district', 'employment']
     """
 
-    def __init__(self, *, fit: FitConfig | None = None, age=None, income=None):
+    def __init__(
+        self,
+        *,
+        fit: FitConfig | None = None,
+        age: AgeConfig | None = None,
+        income: IncomeConfig | None = None,
+    ):
         self.fit_config = fit or FitConfig()
         self.age = age
         self.income = income
@@ -120,7 +126,7 @@ class PopulationSynthesizer:
         fit = config.fit
         changed = {k: v for k, v in overrides.items() if v is not None}
         if changed:
-            fit = FitConfig(**{**fit.__dict__, **changed})
+            fit = replace(fit, **changed)
         return cls(fit=fit, age=config.age, income=config.income)
 
     def fit(
