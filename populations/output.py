@@ -1,22 +1,27 @@
-"""Writing a population to disk: all or nothing, with a manifest.
+"""Writing outputs to disk: all or nothing, with a manifest.
 
-Every file goes into a hidden temporary folder beside the destination, which is renamed into
-place only when all files are complete, so an interrupted run never leaves a folder that looks
-finished. A folder that already holds files is refused unless ``overwrite=True``; then the old
-folder is replaced only after the new one is complete.
+Every file goes into a hidden temporary folder (``.<name>.partial-*``), whose contents are moved
+into place only when all files are complete, so an interrupted run never leaves anything that
+looks finished. `StagedOutput` is that mechanism; `write_folder` (a population) and
+`abm.events.EventLog` (an event log, streamed over a whole run) both use it.
+
+A destination that already holds results is refused unless ``overwrite=True``; then the old
+results are replaced only after the new ones are complete.
 
 Data files are Parquet (zstd, with Enum columns) or CSV. The manifest records the version, seed,
-parameters and their hash, the inputs' hashes, and each output's rows and hash.
+parameters and their hash, and each output's rows and sha256; the caller adds what else it knows
+(for a population, the inputs' hashes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,15 @@ import polars as pl
 
 from populations.errors import ConfigError, OutputExistsError
 
-__all__ = ["FORMATS", "check_destination", "package_version", "write_frame", "write_folder"]
+__all__ = [
+    "FORMATS",
+    "StagedOutput",
+    "check_destination",
+    "package_version",
+    "parameters_sha256",
+    "write_folder",
+    "write_frame",
+]
 
 FORMATS = ("parquet", "csv")
 
@@ -37,9 +50,34 @@ def package_version() -> str:
         return "unknown"
 
 
+def parameters_sha256(parameters: Any) -> str:
+    """The sha256 of `parameters` as canonical JSON (sorted keys), as recorded in manifests.
+
+    A dataclass is taken as its fields.
+
+    >>> parameters_sha256({"b": 1, "a": [0.5, "x"]}) == parameters_sha256({"a": [0.5, "x"], "b": 1})
+    True
+    """
+    if dataclasses.is_dataclass(parameters) and not isinstance(parameters, type):
+        parameters = dataclasses.asdict(parameters)
+    try:
+        text = json.dumps(parameters, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        msg = (
+            f"parameters cannot be recorded in a manifest: {exc}. Hint: use JSON values only "
+            "(numbers, strings, booleans, lists and dicts with string keys)."
+        )
+        raise ConfigError(msg) from None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _blocking_file(out: Path) -> Path | None:
+    return next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+
+
 def check_destination(out: Path, *, overwrite: bool) -> None:
     """Refuse an output folder that holds files (before any work is done)."""
-    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    blocker = _blocking_file(out)
     if blocker is not None:
         msg = f"output `{out}` cannot be made: `{blocker}` is a file. Hint: choose another --out."
         raise OutputExistsError(msg)
@@ -68,7 +106,145 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as f:  # streamed: an event log may be larger than memory
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class StagedOutput:
+    """Files written under a temporary folder and moved into place by `commit`.
+
+    Write into ``staged.path``; `commit` writes the manifest and moves everything into place,
+    `abort` (or leaving a ``with`` block by an exception) deletes it all. The temporary folder is
+    named ``.<name>.partial-<random>``, so a process killed before `commit` leaves nothing that
+    looks finished.
+
+    Parameters
+    ----------
+    out : Path
+        The destination folder.
+    overwrite : bool
+        Replace results already at the destination (only once the new ones are complete).
+    units : sequence of str, optional
+        Without `units`, `out` as a whole is the output: it is staged beside `out` and appears by
+        one rename. With `units` (paths relative to `out`), `out` is shared with other writers
+        (say, the shards of one run): only the units are refused if present, they are staged
+        inside `out` under the same relative paths and moved into place one by one, in the
+        order given, the manifest last, so a shard without its manifest is known to be
+        incomplete.
+    manifest : str
+        Where the manifest goes, relative to `out`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "result"
+    >>> with StagedOutput(out, overwrite=False) as staged:
+    ...     _ = (staged.path / "a.txt").write_text("hello")
+    ...     manifest = staged.commit({"seed": 1}, rows={"a.txt": 1})
+    >>> sorted(p.name for p in out.iterdir()), manifest["outputs"]["a.txt"]["rows"]
+    (['a.txt', 'manifest.json'], 1)
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        *,
+        overwrite: bool,
+        units: Sequence[str] | None = None,
+        manifest: str = "manifest.json",
+    ) -> None:
+        self.out = Path(out)
+        self.units = None if units is None else [*units, manifest]
+        self.manifest = manifest
+        self.committed = False
+        if self.units is None:
+            check_destination(self.out, overwrite=overwrite)
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            where, label = self.out.parent, self.out.name
+        else:
+            self._check_units(overwrite=overwrite)
+            self.out.mkdir(parents=True, exist_ok=True)
+            where, label = self.out, Path(manifest).stem
+        self.path = Path(tempfile.mkdtemp(prefix=f".{label}.partial-", dir=where))
+
+    def _check_units(self, *, overwrite: bool) -> None:
+        blocker = _blocking_file(self.out) or (
+            self.out if self.out.exists() and not self.out.is_dir() else None
+        )
+        if blocker is not None:
+            msg = (
+                f"output `{self.out}` cannot be made: `{blocker}` is a file. "
+                "Hint: choose another --out."
+            )
+            raise OutputExistsError(msg)
+        present = [u for u in self.units or () if (self.out / u).exists()]
+        if present and not overwrite:
+            msg = (
+                f"output `{self.out / present[0]}` already exists. Hint: choose another --out "
+                "or shard, or pass --overwrite (overwrite=True) to replace it."
+            )
+            raise OutputExistsError(msg)
+
+    def commit(self, manifest: Mapping[str, Any], rows: Mapping[str, Any]) -> dict[str, Any]:
+        """Write the manifest (`manifest` plus each file's rows and sha256) and move into place.
+
+        `rows` maps paths relative to the output (posix style) to their row counts. Returns the
+        manifest written.
+        """
+        try:
+            files = {}
+            for path in sorted(p for p in self.path.rglob("*") if p.is_file()):
+                rel = path.relative_to(self.path).as_posix()
+                files[rel] = {"sha256": _sha256(path), "rows": rows.get(rel)}
+            full = {**manifest, "outputs": files}
+            target = self.path / self.manifest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+            if self.units is None:
+                self._move_folder()
+            else:
+                self._move_units()
+        except BaseException:
+            self.abort()
+            raise
+        self.committed = True
+        return full
+
+    def _move_folder(self) -> None:
+        if self.out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+            os.replace(self.out, old / self.out.name)
+            os.replace(self.path, self.out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.path, self.out)
+
+    def _move_units(self) -> None:
+        old = None
+        for unit in self.units or ():
+            source, dest = self.path / unit, self.out / unit
+            if not source.exists():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                if old is None:
+                    old = Path(tempfile.mkdtemp(prefix=".old-", dir=self.out))
+                os.replace(dest, old / unit.replace("/", "__"))
+            os.replace(source, dest)
+        shutil.rmtree(self.path, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Delete everything staged (nothing was moved into place)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> StagedOutput:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self.committed:
+            self.abort()
 
 
 def write_folder(
@@ -82,25 +258,6 @@ def write_folder(
 
     Returns the manifest written as ``manifest.json``.
     """
-    check_destination(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        rows = fill(tmp)
-        files = {}
-        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            rel = path.relative_to(tmp).as_posix()
-            files[rel] = {"sha256": _sha256(path), "rows": rows.get(rel)}
-        full = {**manifest, "outputs": files}
-        (tmp / "manifest.json").write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return full
+    with StagedOutput(out, overwrite=overwrite) as staged:
+        rows = fill(staged.path)
+        return staged.commit(manifest, rows)

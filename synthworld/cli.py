@@ -6,8 +6,6 @@ prints one line too and exits with 1. ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,13 @@ from rich.table import Table
 
 from populations.demo import demo_config_path
 from populations.errors import SynthworldError
-from populations.output import FORMATS, check_destination, package_version, write_folder
+from populations.output import (
+    FORMATS,
+    check_destination,
+    package_version,
+    parameters_sha256,
+    write_folder,
+)
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -154,7 +158,6 @@ def populate(
         cfg, tol=tol, max_iter=max_iter, rescale=rescale, integerise=integerise, prior=prior
     )
     params = {**synth.fit_config.__dict__, "replicates": replicates, "format": fmt}
-    params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     with _progress() as progress:
         task = progress.add_task("Fitting", total=synth.fit_config.max_iter, status="")
 
@@ -207,7 +210,7 @@ def populate(
             "config": str(config_path) if config else "demo",
             "seed": seed,
             "parameters": params,
-            "parameters_sha256": params_hash,
+            "parameters_sha256": parameters_sha256(params),
             "inputs": inputs.hashes,
             "fit": _fit_summary(synth),
         }
