@@ -1,0 +1,67 @@
+"""Scenarios are found through Python entry points, group ``synthworld.scenarios``.
+
+A package registers a scenario in its own ``pyproject.toml``::
+
+    [project.entry-points."synthworld.scenarios"]
+    outbreak = "scenarios.outbreak:SCENARIO"
+
+where ``SCENARIO`` is a `Scenario`. The built-in scenarios are registered the same way, so a
+user's package plugs in exactly like them (DESIGN.md section 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from populations.errors import ConfigError, closest_hint
+
+__all__ = ["GROUP", "Scenario", "available_scenarios", "load_scenario"]
+
+GROUP = "synthworld.scenarios"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What a scenario package exports.
+
+    Attributes
+    ----------
+    name : the name users type (``synthworld run NAME``).
+    summary : one line for ``synthworld scenarios``.
+    parameters : the parameter dataclass (fields made with `abm.params.param`).
+    build : ``build(params, *, seed, **options)`` returning the scenario's model.
+    """
+
+    name: str
+    summary: str
+    parameters: type
+    build: Callable[..., Any]
+
+
+def available_scenarios() -> dict[str, EntryPoint]:
+    """Every registered scenario's entry point, by name (not imported until loaded)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def load_scenario(name: str) -> Scenario:
+    """Import and return the scenario registered as `name`.
+
+    Raises `ConfigError` for a name nobody registered (with the closest one) or an entry point
+    that does not lead to a `Scenario`.
+    """
+    found = available_scenarios()
+    if name not in found:
+        hint = closest_hint(name, found) if found else "Hint: no scenario is installed."
+        msg = f"unknown scenario `{name}`. {hint}"
+        raise ConfigError(msg)
+    target = found[name].load()
+    if not isinstance(target, Scenario):
+        msg = (
+            f"the entry point `{name}` ({found[name].value}) is a {type(target).__name__}, not a "
+            "Scenario. Hint: point it at a `abm.registry.Scenario` instance."
+        )
+        raise ConfigError(msg)
+    return target
