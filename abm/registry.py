@@ -32,13 +32,17 @@ class Scenario:
     name : the name users type (``synthworld run NAME``).
     summary : one line for ``synthworld scenarios``.
     parameters : the parameter dataclass (fields made with `abm.params.param`).
-    build : ``build(params, *, seed, **options)`` returning the scenario's model.
+    build : ``build(params, *, seed, out=None, fmt="parquet", overwrite=False)`` returning the
+        scenario's model (an `abm.model.SynthModel`): with `out`, the model writes its event
+        log, KPIs and manifest there when it is closed.
+    steps : name of the parameter that holds the run's length in steps (``--steps`` sets it).
     """
 
     name: str
     summary: str
     parameters: type
     build: Callable[..., Any]
+    steps: str = "steps"
 
 
 def available_scenarios() -> dict[str, EntryPoint]:
