@@ -11,7 +11,7 @@ from synthworld.cli import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.rglob("*.md"))
 
 
 def blocks(page: Path, lang: str) -> list[str]:
@@ -22,10 +22,11 @@ def test_every_page_is_linked_from_the_index():
     index = (DOCS / "index.md").read_text(encoding="utf-8")
     for page in PAGES:
         if page.name != "index.md":
-            assert f"({page.name})" in index, page.name
+            link = page.relative_to(DOCS).as_posix()
+            assert f"({link})" in index, link
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "python")], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "python")], ids=lambda p: p.stem)
 def test_python_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
@@ -33,7 +34,7 @@ def test_python_examples_run(page, tmp_path, monkeypatch):
         exec(compile(code, str(page), "exec"), namespace)
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "bash")], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "bash")], ids=lambda p: p.stem)
 def test_commands_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     commands = [
