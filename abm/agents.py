@@ -493,7 +493,7 @@ class Columns:
             raise ConfigError(msg)
         out: dict[str, np.ndarray] = {}
         for key, values in raw.items():
-            if key != ids and key not in self.specs:
+            if not (isinstance(ids, str) and key == ids) and key not in self.specs:
                 msg = (
                     f"`{self.name}`: unknown column `{key}` in the data. "
                     + closest_hint(key, self.specs)

@@ -47,6 +47,7 @@ exception inside the ``with`` block deletes them, and a killed process leaves on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import weakref
 from collections.abc import Mapping, Sequence
@@ -611,6 +612,8 @@ class EventLog:
         self.chunk_rows = int(chunk_rows)
         self.shard = None if shard is None else int(shard)
         self.seed = None if seed is None else int(seed)
+        if dataclasses.is_dataclass(parameters) and not isinstance(parameters, type):
+            parameters = dataclasses.asdict(parameters)  # recorded as plain data
         self.parameters = parameters
         self._parameters_sha256 = parameters_sha256(parameters)
         self.kpis = kpis if kpis is not None else KpiCollector()

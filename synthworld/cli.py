@@ -6,6 +6,8 @@ prints one line too and exits with 1. ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,13 @@ import click
 import numpy as np
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from abm.events import EVENT_FORMATS
 from populations.demo import demo_config_path
-from populations.errors import SynthworldError
+from populations.errors import ConfigError, SynthworldError
 from populations.output import (
     FORMATS,
     check_destination,
@@ -39,6 +43,7 @@ def cli(debug: bool) -> None:  # noqa: FBT001 - a click flag
 
     Start with `synthworld populate`, which builds a synthetic population of households and
     persons for the embedded demo city (or your own data, described in a TOML file).
+    `synthworld scenarios` lists the simulations installed and `synthworld run NAME` runs one.
     Each command has its own --help.
     """
 
@@ -268,6 +273,316 @@ def _print_report(synth: Any, report: dict[str, Any], out: Path) -> None:
         )
     out_console.print(table)
     out_console.print(f"Wrote {out}/ (fit_report.json, fit.png, manifest.json).", soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------- scenarios
+
+
+def _load(name: str) -> Any:
+    """`abm.registry.load_scenario`, with a scenario that fails to import as a one-line error."""
+    from abm.registry import load_scenario
+
+    try:
+        return load_scenario(name)
+    except ImportError as exc:
+        msg = (
+            f"scenario `{name}` cannot be imported: {exc}. Hint: reinstall the package that "
+            "provides it (run with --debug for the traceback)."
+        )
+        raise ConfigError(msg) from exc
+
+
+def _show_value(value: Any) -> str:
+    """A parameter value as it would be typed after --set (TOML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_show_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
+
+
+def _show_allowed(allowed: str) -> str:
+    """``[0, None]`` (an open range, as `describe_params` gives it) as ``>= 0``."""
+    match = re.fullmatch(r"\[(.+), (.+)\]", allowed)
+    if match is None:
+        return allowed
+    low, high = match.groups()
+    if high == "None":
+        return f">= {low}"
+    if low == "None":
+        return f"<= {high}"
+    return allowed
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option(
+    "--params",
+    "params_of",
+    metavar="NAME",
+    default=None,
+    help="Show the parameters of scenario NAME (the same as `synthworld scenarios NAME`).",
+)
+def scenarios(name: str | None, params_of: str | None) -> None:
+    """List the installed scenarios, or the parameters of one.
+
+    Without NAME: one line per scenario (its name and what it simulates). With NAME: its
+    parameters, with their defaults, units, allowed values and meaning. Change them with
+    `synthworld run NAME --set KEY=VALUE` or a TOML file given to `--config`.
+
+    Scenarios are Python packages registered under the entry point group
+    `synthworld.scenarios`; installing such a package makes it appear here.
+
+    \b
+    Examples:
+      synthworld scenarios
+      synthworld scenarios outbreak
+      synthworld scenarios --params outbreak
+    """
+    from abm.registry import available_scenarios
+
+    if name is not None and params_of is not None and name != params_of:
+        msg = f"two scenario names given: `{name}` and --params `{params_of}`; give one."
+        raise click.UsageError(msg)
+    chosen = params_of or name
+    if chosen is not None:
+        _print_params(_load(chosen))
+        return
+    found = available_scenarios()
+    if not found:
+        out_console.print(
+            "No scenario is installed. Hint: install a package that registers one under the "
+            "entry point group `synthworld.scenarios`."
+        )
+        return
+    out_console.print("Installed scenarios:")
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    table.add_column("summary")
+    for key in sorted(found):
+        try:
+            summary = _load(key).summary
+        except Exception as exc:  # one broken plugin must not hide the others
+            summary = f"[red]cannot be loaded: {escape(str(exc))}[/]"
+        else:
+            summary = escape(summary)
+        table.add_row(escape(key), summary)
+    out_console.print(table)
+    out_console.print(
+        "Parameters of one: `synthworld scenarios NAME`. Run one: `synthworld run NAME`.",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _print_params(scenario: Any) -> None:
+    from abm.params import describe_params
+
+    out_console.print(
+        f"Parameters of `{scenario.name}`: {scenario.summary}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    rows = [
+        {
+            "name": row["name"],
+            "default": _show_value(row["default"]),
+            "unit": str(row["unit"]),
+            "allowed": _show_allowed(str(row["allowed"])),
+            "help": str(row["help"]),
+        }
+        for row in describe_params(scenario.parameters)
+    ]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    # Long defaults (lists) fold; the help column takes the rest of the line.
+    table.add_column("name", overflow="fold")
+    table.add_column("default", max_width=20, overflow="fold")
+    table.add_column("unit", max_width=14)
+    table.add_column("allowed", max_width=14)
+    table.add_column("help")
+    for r in rows:
+        table.add_row(*(escape(r[c]) for c in ("name", "default", "unit", "allowed", "help")))
+    out_console.print(table)
+    out_console.print(
+        f"Change one with `synthworld run {scenario.name} --set NAME=VALUE` (or in a TOML file "
+        f"given to --config); --steps sets `{scenario.steps}`.",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=42,
+    show_default=True,
+    help="Root random seed: the same seed and parameters give identical files.",
+)
+@click.option(
+    "--steps",
+    type=int,
+    default=None,
+    help="Number of steps to simulate (sets the scenario's steps parameter). "
+    "[default: the scenario's]",
+)
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file of parameter values (keys as listed by `synthworld scenarios NAME`).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="Set one parameter, after --config (repeatable; dotted keys for nested tables).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write the results into (must be new or empty). [default: run-NAME]",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EVENT_FORMATS),
+    default="parquet",
+    show_default=True,
+    help="File format of the event log (KPIs are always Parquet).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
+def run(
+    name: str,
+    seed: int,
+    steps: int | None,
+    config: Path | None,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    fmt: str,
+    overwrite: bool,  # noqa: FBT001 - a click flag
+) -> None:
+    """Run the scenario NAME and write its event log, KPIs and manifest.
+
+    Parameters start at the scenario's defaults (see `synthworld scenarios NAME`), then take
+    the values in the --config TOML file, then each --set KEY=VALUE, then --steps.
+
+    Writes to --out: the event log (events.parquet, .csv or .jsonl: one row per event), the
+    KPIs per step (kpis.parquet) and manifest.json (version, seed, parameters, rows and sha256
+    of each file). Files appear only when the run has finished; an interrupted run leaves
+    nothing behind. The same --seed and parameters give byte-identical files.
+
+    \b
+    Examples:
+      synthworld scenarios                       # which scenarios are installed
+      synthworld run outbreak                    # defaults, seed 42, into run-outbreak/
+      synthworld run outbreak --steps 30 --set beta_community=0.03 --out try-1
+      synthworld run outbreak --config my.toml --seed 7 --format csv --out try-2
+    """
+    from abm.model import SynthModel
+    from abm.params import read_params
+
+    scenario = _load(name)
+    out = out if out is not None else Path(f"run-{name}")
+    sets = list(overrides)
+    if steps is not None:
+        sets.append(f"{scenario.steps}={steps}")
+    params = read_params(scenario.parameters, toml=config, overrides=sets)
+    check_destination(out, overwrite=overwrite)  # before the model is built
+    total = _param_value(params, scenario.steps)
+    model = scenario.build(params, seed=seed, out=out, fmt=fmt, overwrite=overwrite)
+    if not isinstance(model, SynthModel):
+        msg = (
+            f"scenario `{name}`: build() returned a {type(model).__name__}, not a SynthModel. "
+            "Hint: return the model (an abm.model.SynthModel subclass)."
+        )
+        raise ConfigError(msg)
+    with model, _progress() as progress:
+        task = progress.add_task(f"Running {name}", total=total, status="")
+
+        def on_step(done: int, of: int) -> None:
+            progress.update(task, completed=done, total=of, status=f"step {done}/{of}")
+
+        model.run(total, progress=on_step)
+    # Leaving the `with` block closed the model: its files are now in place.
+    _print_run(name, seed, model.clock.step, out)
+
+
+def _param_value(params: Any, dotted: str) -> int:
+    value = params
+    for part in dotted.split("."):
+        if not hasattr(value, part):
+            msg = (
+                f"the scenario's steps parameter `{dotted}` is not one of its parameters. "
+                "Hint: the scenario's `steps` must name an integer parameter."
+            )
+            raise ConfigError(msg)
+        value = getattr(value, part)
+    return value
+
+
+def _print_run(name: str, seed: int, steps_done: int, out: Path) -> None:
+    import polars as pl
+
+    manifest: dict[str, Any] = {}
+    manifest_file = out / "manifest.json"
+    if manifest_file.is_file():
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    events = manifest.get("rows")
+    what = f": {events:,} events" if isinstance(events, int) else ""
+    out_console.print(
+        f"Ran `{name}` for {steps_done} steps (seed {seed}){what}.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not out.is_dir():
+        out_console.print("The scenario wrote no files.")
+        return
+    outputs = manifest.get("outputs", {})
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    out_console.print(f"Wrote {out}/:", markup=False, highlight=False, soft_wrap=True)
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("file", no_wrap=True)
+    table.add_column("rows", justify="right")
+    for rel in files:
+        rows = outputs.get(rel, {}).get("rows")
+        table.add_row(escape(rel), "" if rows is None else f"{rows:,}")
+    out_console.print(table)
+    kpi_file = out / manifest.get("kpis", "kpis.parquet")
+    if not kpi_file.is_file():
+        return
+    kpis = pl.read_parquet(kpi_file)
+    if kpis.height == 0:
+        return
+    last = kpis.filter(pl.col("step") == pl.col("step").max())
+    groups = [c for c in kpis.columns if c not in ("step", "name", "value")]
+    out_console.print(f"KPIs at the last step recorded (step {last['step'][0]}):")
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    for g in groups:
+        table.add_column(g, no_wrap=True)
+    table.add_column("value", justify="right")
+    shown = 20
+    for row in last.head(shown).iter_rows(named=True):
+        table.add_row(
+            escape(row["name"]),
+            *(escape("" if row[g] is None else str(row[g])) for g in groups),
+            f"{row['value']:,.6g}",
+        )
+    out_console.print(table)
+    if last.height > shown:
+        out_console.print(f"... and {last.height - shown} more rows in {kpi_file}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -306,3 +306,11 @@ def test_bare_columns_have_no_views():
     cols.add(2)
     with pytest.raises(ConfigError, match="belongs to no model"):
         cols.agent(0)
+
+
+def test_ids_as_an_array_beside_frame_data():
+    import polars as pl
+
+    cols = Columns({"w": column(np.float64)}, name="t")
+    rows = cols.add(data=pl.DataFrame({"w": [1.0, 2.0]}), ids=np.array([10, 20]))
+    assert cols.ids[rows].tolist() == [10, 20]

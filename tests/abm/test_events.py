@@ -613,3 +613,17 @@ def test_scan_events_is_lazy_and_reads_files_directly(tmp_path):
     assert read_events(tmp_path / "pq" / "events.parquet").equals(whole)
     assert read_events(tmp_path / "csv" / "events.csv").equals(whole)  # manifest beside it
     assert read_events(tmp_path / "csv").equals(whole)
+
+
+def test_dataclass_parameters_are_recorded_as_data(tmp_path):
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class P:
+        rate: float = 0.5
+
+    schema = EventSchema("t", {"step": pl.Int32})
+    with EventLog(tmp_path / "run", schema=schema, parameters=P()) as log:
+        log.append(step=np.arange(3, dtype=np.int32))
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["parameters"] == {"rate": 0.5}
