@@ -178,6 +178,20 @@ def params_to_dict(params: Any) -> dict[str, Any]:
     return dataclasses.asdict(params)
 
 
+def _allowed(meta: Mapping[str, Any]) -> str:
+    """The values a parameter allows, for people: ``oldest, random``, ``[0, 1]``, ``>= 1``."""
+    low, high, choices = meta.get("low"), meta.get("high"), meta.get("choices")
+    if choices:
+        return ", ".join(map(str, choices))
+    if low is not None and high is not None:
+        return f"[{low}, {high}]"
+    if low is not None:
+        return f">= {low}"
+    if high is not None:
+        return f"<= {high}"
+    return ""
+
+
 def describe_params(cls: type, *, prefix: str = "") -> list[dict[str, Any]]:
     """One row per parameter (dotted name, default, unit, allowed values, help), for docs."""
     rows = []
@@ -189,19 +203,12 @@ def describe_params(cls: type, *, prefix: str = "") -> list[dict[str, Any]]:
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         meta = f.metadata
-        allowed = (
-            ", ".join(map(str, meta["choices"]))
-            if meta.get("choices")
-            else f"[{meta.get('low', None)}, {meta.get('high', None)}]"
-            if meta.get("low") is not None or meta.get("high") is not None
-            else ""
-        )
         rows.append(
             {
                 "name": name,
                 "default": default,
                 "unit": meta.get("unit") or "",
-                "allowed": allowed,
+                "allowed": _allowed(meta),
                 "help": meta.get("help", ""),
             }
         )

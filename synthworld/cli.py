@@ -7,7 +7,6 @@ prints one line too and exits with 1. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -303,19 +302,6 @@ def _show_value(value: Any) -> str:
     return str(value)
 
 
-def _show_allowed(allowed: str) -> str:
-    """``[0, None]`` (an open range, as `describe_params` gives it) as ``>= 0``."""
-    match = re.fullmatch(r"\[(.+), (.+)\]", allowed)
-    if match is None:
-        return allowed
-    low, high = match.groups()
-    if high == "None":
-        return f">= {low}"
-    if low == "None":
-        return f"<= {high}"
-    return allowed
-
-
 @cli.command()
 @click.argument("name", required=False)
 @click.option(
@@ -391,7 +377,7 @@ def _print_params(scenario: Any) -> None:
             "name": row["name"],
             "default": _show_value(row["default"]),
             "unit": str(row["unit"]),
-            "allowed": _show_allowed(str(row["allowed"])),
+            "allowed": row["allowed"],
             "help": str(row["help"]),
         }
         for row in describe_params(scenario.parameters)
