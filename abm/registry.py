@@ -32,9 +32,11 @@ class Scenario:
     name : the name users type (``synthworld run NAME``).
     summary : one line for ``synthworld scenarios``.
     parameters : the parameter dataclass (fields made with `abm.params.param`).
-    build : ``build(params, *, seed, out=None, fmt="parquet", overwrite=False)`` returning the
-        scenario's model (an `abm.model.SynthModel`): with `out`, the model writes its event
-        log, KPIs and manifest there when it is closed.
+    build : ``build(params, *, seed, out=None, fmt="parquet", overwrite=False, shard=None)``
+        returning the scenario's model (an `abm.model.SynthModel`): with `out`, the model writes
+        its event log, KPIs and manifest there when it is closed. With ``shard=k`` (replicate
+        k of a run, see `abm.replicates`), it seeds the model with
+        ``abm.replicates.replicate_seed(seed, k)`` and writes shard k of the log.
     steps : name of the parameter that holds the run's length in steps (``--steps`` sets it).
     """
 

@@ -448,6 +448,20 @@ def _print_params(scenario: Any) -> None:
     help="File format of the event log (KPIs are always Parquet).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
+@click.option(
+    "--replicates",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Number of replicates: with more than 1, --out holds one shard per replicate.",
+)
+@click.option(
+    "--processes",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes for the replicates (0: every core). The files do not depend on it.",
+)
 def run(
     name: str,
     seed: int,
@@ -457,6 +471,8 @@ def run(
     out: Path | None,
     fmt: str,
     overwrite: bool,  # noqa: FBT001 - a click flag
+    replicates: int,
+    processes: int,
 ) -> None:
     """Run the scenario NAME and write its event log, KPIs and manifest.
 
@@ -468,12 +484,18 @@ def run(
     of each file). Files appear only when the run has finished; an interrupted run leaves
     nothing behind. The same --seed and parameters give byte-identical files.
 
+    With --replicates N (N > 1), replicate k runs with the streams Streams(seed).replicate(k)
+    and --out holds one shard per replicate: events/shard=0000k/, kpis/shard=0000k/,
+    manifests/shard=0000k.json and replicates.json listing them all; the files are the same
+    whatever --processes.
+
     \b
     Examples:
       synthworld scenarios                       # which scenarios are installed
       synthworld run outbreak                    # defaults, seed 42, into run-outbreak/
       synthworld run outbreak --steps 30 --set beta_community=0.03 --out try-1
       synthworld run outbreak --config my.toml --seed 7 --format csv --out try-2
+      synthworld run outbreak --replicates 20 --processes 0 --out many   # all cores
     """
     from abm.model import SynthModel
     from abm.params import read_params
@@ -483,9 +505,18 @@ def run(
     sets = list(overrides)
     if steps is not None:
         sets.append(f"{scenario.steps}={steps}")
+    if replicates < 1:
+        msg = f"--replicates must be at least 1, got {replicates}."
+        raise ConfigError(msg)
+    if processes < 0:
+        msg = f"--processes must be 0 (every core) or more, got {processes}."
+        raise ConfigError(msg)
     params = read_params(scenario.parameters, toml=config, overrides=sets)
     check_destination(out, overwrite=overwrite)  # before the model is built
     total = _param_value(params, scenario.steps)
+    if replicates > 1:
+        _run_replicates(scenario, params, seed, replicates, processes, out, fmt, overwrite)
+        return
     model = scenario.build(params, seed=seed, out=out, fmt=fmt, overwrite=overwrite)
     if not isinstance(model, SynthModel):
         msg = (
@@ -502,6 +533,63 @@ def run(
         model.run(total, progress=on_step)
     # Leaving the `with` block closed the model: its files are now in place.
     _print_run(name, seed, model.clock.step, out)
+
+
+def _run_replicates(
+    scenario: Any,
+    params: Any,
+    seed: int,
+    n: int,
+    processes: int,
+    out: Path,
+    fmt: str,
+    overwrite: bool,  # noqa: FBT001
+) -> None:
+    from abm.replicates import MANIFEST, all_cores, run_replicates
+
+    workers = min(all_cores() if processes == 0 else processes, n)
+    with _progress() as progress:
+        task = progress.add_task(f"Running {scenario.name}", total=n, status="")
+
+        def on_replicate(done: int, of: int) -> None:
+            progress.update(task, completed=done, total=of, status=f"replicate {done}/{of}")
+
+        manifest = run_replicates(
+            scenario,
+            params,
+            seed=seed,
+            n=n,
+            out=out,
+            fmt=fmt,
+            processes=workers,
+            overwrite=overwrite,
+            progress=on_replicate,
+        )
+    shards = manifest["shards"]
+    steps = {s["steps"] for s in shards}
+    ran = f"{steps.pop()} steps" if len(steps) == 1 else f"up to {max(steps)} steps"
+    out_console.print(
+        f"Ran {n} replicates of `{scenario.name}` for {ran} (seed {seed}, "
+        f"{workers} process{'es' if workers > 1 else ''}): {manifest['rows']:,} events.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    out_console.print(
+        f"Wrote {out}/ (one shard per replicate; {MANIFEST} lists them):",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("replicate", justify="right")
+    table.add_column("steps", justify="right")
+    table.add_column("events", justify="right")
+    table.add_column("event file", no_wrap=True)
+    for s in shards:
+        rows = "" if s["rows"] is None else f"{s['rows']:,}"
+        table.add_row(str(s["shard"]), str(s["steps"]), rows, escape(str(s["events"])))
+    out_console.print(table)
 
 
 def _param_value(params: Any, dotted: str) -> int:
