@@ -154,7 +154,10 @@ class SynthModel(mesa.Model):
     ) -> None:
         streams = _as_streams(seed)
         super().__init__(rng=streams["model"])
-        self.seed = int(seed) if isinstance(seed, int | np.integer) else None
+        # The root seed a run can be repeated from: also for a replicate's streams, whose
+        # entropy is the root seed's (the replicate is in the spawn key).
+        entropy = streams.seed_sequence.entropy
+        self.seed = int(entropy) if isinstance(entropy, int | np.integer) else None
         self.streams = streams
         self.clock = Clock(start=start, step_length=step_length)
         self.events = EventQueue()

@@ -11,7 +11,9 @@ probability ``1 - prod_l (1 - beta_l) ** (m_l * n_l)`` (`infection_probability`)
 scales a layer's contacts (distancing; 1 by default). ``n_l`` is ``A_l @ infectious`` on the
 layer's CSR adjacency (`infectious_contacts`). The infector is attributed by competing risks:
 a layer with probability proportional to its hazard ``-m_l n_l log(1 - beta_l)``
-(`choose_layer`), then an infectious contact in that layer uniformly (`choose_contact`).
+(`choose_layer`), then an infectious contact in that layer in proportion to its contact weight
+times its infectiousness (`choose_contact`; uniformly when all are 1). An isolated person's
+infectiousness in a layer is the isolation multiplier instead of 1 (`infectious` per layer).
 
 All random inputs are uniforms passed in (keyed draws in the model, `abm.rng.KeyedDraws`), so
 the functions are deterministic and a person's fate does not depend on anyone else's draws.
@@ -44,16 +46,23 @@ def infectious_contacts(
 ) -> np.ndarray:
     """The number of infectious contacts of every person, per layer: shape (layers, persons).
 
+    `infectious` is one flag or weight per person (every layer), or one row per layer (an
+    isolated person counts as its isolation multiplier in the layers it avoids).
+
     Examples
     --------
     >>> A = sparse.csr_array(np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0]], float))
     >>> infectious_contacts([A], np.array([False, True, True])).tolist()
     [[2.0, 0.0, 0.0]]
+    >>> infectious_contacts([A], np.array([[0.0, 0.5, 1.0]])).tolist()
+    [[1.5, 0.0, 0.0]]
     """
     x = np.asarray(infectious, dtype=np.float64)
     if not adjacencies:
-        return np.zeros((0, x.size))
-    return np.stack([a @ x for a in adjacencies])
+        return np.zeros((0, x.shape[-1]))
+    if x.ndim == 1:
+        return np.stack([a @ x for a in adjacencies])
+    return np.stack([a @ w for a, w in zip(adjacencies, x, strict=True)])
 
 
 def infection_probability(
@@ -116,13 +125,19 @@ def choose_layer(
 def choose_contact(
     adjacency: sparse.csr_array, rows: np.ndarray, infectious: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
-    """For each row in `rows`, one of its infectious neighbours, uniformly (-1 if none).
+    """For each row in `rows`, one of its infectious neighbours (-1 if none).
+
+    A neighbour is chosen with probability proportional to its contact weight times its
+    `infectious` weight (flags: uniformly among the infectious, for unit weights), by inverting
+    the row's cumulative weights at the uniforms `u`.
 
     Examples
     --------
     >>> A = sparse.csr_array(np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0]], float))
     >>> choose_contact(A, np.array([0, 1]), np.array([0, 1, 1], bool), np.array([0.7, 0.5]))
     array([ 2, -1])
+    >>> choose_contact(A, np.array([0]), np.array([0, 0.2, 1]), np.array([0.2]))  # 1/6 for 1
+    array([2])
     """
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size == 0:
@@ -134,7 +149,15 @@ def choose_contact(
     n = np.diff(sub.indptr)
     if sub.indices.size == 0:
         return np.full(rows.size, -1, np.int64)
-    k = np.minimum(np.floor(np.asarray(u) * n).astype(np.int64), np.maximum(n - 1, 0))
+    row_of = np.repeat(np.arange(rows.size), n)
+    cum = np.cumsum(sub.data)
+    before = np.concatenate(([0.0], cum))[sub.indptr[:-1]]  # the weight of earlier rows
+    within = cum - before[row_of]  # cumulative weights within each row
+    total = np.zeros(rows.size)
+    total[n > 0] = within[sub.indptr[1:][n > 0] - 1]
+    target = np.asarray(u, dtype=np.float64) * total
+    k = np.bincount(row_of, weights=within <= target[row_of], minlength=rows.size)
+    k = np.minimum(k.astype(np.int64), np.maximum(n - 1, 0))
     picked = sub.indices[np.minimum(sub.indptr[:-1] + k, sub.indices.size - 1)]
     return np.where(n > 0, picked, -1).astype(np.int64)
 

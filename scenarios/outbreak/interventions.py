@@ -6,6 +6,11 @@
   multiplies the daily infection probability by ``1 - efficacy`` (`vaccination_order`).
 * school closure: the school layer is closed on ``start_day <= day < end_day``.
 * contact reduction: workplace and community contacts are scaled from ``start_day`` on.
+* testing and isolation: eligible are the infectious not yet tested; delivery is, from
+  ``start_day`` on, a test with probability ``probability`` a day each, at most
+  ``daily_capacity`` tests a day (in keyed random order); the result arrives ``delay`` days after
+  the test and the person isolates for ``duration`` days; the effect multiplies an isolated
+  person's infectiousness outside the household by ``isolation`` (`infectiousness`).
 
 The orders use keyed uniforms by person id, so two arms with the same seed vaccinate the same
 people in the same order as long as they are eligible in both.
@@ -13,12 +18,20 @@ people in the same order as long as they are eligible in both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from scenarios.outbreak.contacts import ContactState
 from scenarios.outbreak.params import ContactReduction, SchoolClosure
 
-__all__ = ["close_schools", "reduce_contacts", "vaccination_order"]
+__all__ = [
+    "close_schools",
+    "infectiousness",
+    "reduce_contacts",
+    "order_of_tests",
+    "vaccination_order",
+]
 
 
 def vaccination_order(age: np.ndarray, u: np.ndarray, *, priority: str) -> np.ndarray:
@@ -44,3 +57,31 @@ def reduce_contacts(contacts: ContactState, reduction: ContactReduction, day: in
     on = day >= reduction.start_day
     contacts.multiplier["workplace"] = reduction.workplace if on else 1.0
     contacts.multiplier["community"] = reduction.community if on else 1.0
+
+
+def order_of_tests(u: np.ndarray) -> np.ndarray:
+    """Positions of today's candidates in order of testing (by keyed uniform `u`), for capacity.
+
+    Examples
+    --------
+    >>> order_of_tests(np.array([0.9, 0.5, 0.1]))
+    array([2, 1, 0])
+    """
+    return np.argsort(u, kind="stable")
+
+
+def infectiousness(
+    infectious: np.ndarray, isolated: np.ndarray, multiplier: float, layers: Sequence[str]
+) -> np.ndarray:
+    """Each person's infectiousness per layer: 1 if infectious, `multiplier` if also isolated
+    (outside the ``household`` layer), else 0. Shape (layers, persons).
+
+    Examples
+    --------
+    >>> infectious, isolated = np.array([True, True, False]), np.array([False, True, False])
+    >>> infectiousness(infectious, isolated, 0.2, ["household", "school"]).tolist()
+    [[1.0, 1.0, 0.0], [1.0, 0.2, 0.0]]
+    """
+    base = np.asarray(infectious, dtype=np.float64)
+    reduced = np.where(np.asarray(isolated, bool), multiplier * base, base)
+    return np.stack([base if name == "household" else reduced for name in layers])

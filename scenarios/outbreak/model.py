@@ -3,13 +3,14 @@
 The model reads like its description: parameters -> population (the demo city by default) ->
 contact layers (household, school, workplace, community) -> a `Person` column per attribute ->
 scheduled events (initial infections, importations, school closure, distancing) -> event log
-and KPIs -> a Mesa ``DataCollector`` of the state counts.
+and KPIs (city-wide, and by zone and age band) -> a Mesa ``DataCollector`` of the state counts.
 
 Every draw that decides a person's fate is keyed by (seed, decision, day, person id)
 (`abm.rng.KeyedDraws`): whether they are infected, by whom, their periods, whether they are
-hospitalised and die, and their place in the vaccination queue. So two runs with one seed that
-differ by a policy share their randomness (common random numbers, DESIGN.md section 4): a person
-whose contacts were infectious on the same days meets the same fate in both.
+hospitalised and die, whether they are tested, and their place in the vaccination queue. So
+two runs with one seed that differ by a policy share their randomness (common random numbers,
+DESIGN.md section 4): a person whose contacts were infectious on the same days meets the same
+fate in both.
 """
 
 from __future__ import annotations
@@ -23,20 +24,36 @@ import numpy as np
 import polars as pl
 
 from abm.agents import ColumnAgent, column
-from abm.events import EventLog, EventSchema
+from abm.events import EventLog, EventSchema, KpiCollector
 from abm.model import SynthModel
 from abm.params import params_to_dict
+from abm.rng import Streams
 from populations.errors import ConfigError
 from scenarios.outbreak import disease
 from scenarios.outbreak.contacts import LAYERS, ContactState, build_contacts
 from scenarios.outbreak.disease import D, E, H, I, R, S
-from scenarios.outbreak.interventions import close_schools, reduce_contacts, vaccination_order
-from scenarios.outbreak.params import OutbreakParams
+from scenarios.outbreak.interventions import (
+    close_schools,
+    infectiousness,
+    order_of_tests,
+    reduce_contacts,
+    vaccination_order,
+)
+from scenarios.outbreak.params import AGE_GROUPS, OutbreakParams
 
 __all__ = ["EVENTS", "LOG_LAYERS", "OutbreakModel", "Person", "demo_persons"]
 
-EVENTS = ("infection", "onset", "hospitalisation", "recovery", "death", "vaccination")
-"""The event types of the log."""
+EVENTS = (
+    "infection",
+    "onset",
+    "hospitalisation",
+    "recovery",
+    "death",
+    "vaccination",
+    "test",
+    "isolation",
+)
+"""The event types of the log (``test``: a positive result arrives)."""
 LOG_LAYERS = (*LAYERS, "initial", "import", "none")
 """Where an infection happened: a contact layer, seeded on day 0, imported; ``none`` otherwise."""
 _LAYER_CODE = {name: code for code, name in enumerate(LOG_LAYERS)}
@@ -69,6 +86,9 @@ class Person(ColumnAgent):
     severe = column(np.bool_, default=False, doc="will be hospitalised at the end of I")
     dies = column(np.bool_, default=False, doc="will die at the end of the hospital stay")
     vaccinated = column(np.bool_, default=False)
+    t_tested = column(np.int32, default=-1, doc="day tested (-1: never)")
+    t_result = column(np.int32, default=-1, doc="day the test result arrives (-1: none pending)")
+    isolated_until = column(np.int32, default=-1, doc="isolated on days < this (-1: never)")
 
 
 class OutbreakModel(SynthModel):
@@ -77,14 +97,16 @@ class OutbreakModel(SynthModel):
     A day runs, in order: scheduled events (day 0: initial infections; importations; school
     closure and distancing switching on or off), then the rules ``transmit`` (susceptible
     persons are infected by their infectious contacts), ``progress`` (hospital stays end,
-    infectious periods end, latent periods end), ``vaccinate`` (today's doses) and
-    ``count_states`` (daily KPIs), then the clock advances and the ``DataCollector`` collects.
+    infectious periods end, latent periods end), ``test`` (today's tests; results that arrive
+    today start isolations), ``vaccinate`` (today's doses) and ``count_states`` (daily KPIs,
+    city-wide and by zone and age band), then the clock advances and the ``DataCollector``
+    collects.
 
     Parameters
     ----------
     params : OutbreakParams, optional
-    seed : int, optional
-        The root seed of every stream and keyed draw.
+    seed : int or abm.rng.Streams, optional
+        The root seed of every stream and keyed draw (a `Streams`: a replicate's root).
     persons : polars.DataFrame, optional
         The population (one row per person; needs ``age``; ``person_id`` and ``zone`` are
         used if present, and `abm.networks.contact_layers` needs ``household_id``,
@@ -94,24 +116,26 @@ class OutbreakModel(SynthModel):
         The contacts (edge attribute ``layer``), instead of building them from `persons`.
     out : path, optional
         Write the event log, KPIs and manifest there on `close`.
-    fmt, overwrite
-        Passed to `abm.events.EventLog`.
+    fmt, overwrite, shard
+        Passed to `abm.events.EventLog` (``shard=k``: write shard `k` of a partitioned log,
+        ``events/shard=0000k/...``; ignored without `out`).
     create_views : bool
         Create a Mesa agent per person (True) or only on demand.
     """
 
-    rules = ("transmit", "progress", "vaccinate", "count_states")
+    rules = ("transmit", "progress", "test", "vaccinate", "count_states")
 
     def __init__(
         self,
         params: OutbreakParams | None = None,
         *,
-        seed: int | None = None,
+        seed: int | Streams | None = None,
         persons: pl.DataFrame | None = None,
         graph: Any = None,
         out: str | Path | None = None,
         fmt: str = "parquet",
         overwrite: bool = False,
+        shard: int | None = None,
         create_views: bool = True,
     ) -> None:
         super().__init__(seed=seed)
@@ -133,6 +157,9 @@ class OutbreakModel(SynthModel):
             persons = demo_persons(self.streams["population"])
         self.persons = persons = _check_persons(persons)
         self.zones = _zone_labels(persons["zone"])
+        self.kpis = KpiCollector(
+            groups={"zone": pl.Enum(self.zones), "age_band": pl.Enum(AGE_GROUPS)}
+        )
 
         # contact layers
         network = build_contacts(
@@ -183,6 +210,7 @@ class OutbreakModel(SynthModel):
                 seed=self.seed,
                 parameters=params_to_dict(params),
                 overwrite=overwrite,
+                shard=shard,
                 kpis=self.kpis,
             )
         self.datacollector = mesa.DataCollector(
@@ -261,7 +289,9 @@ class OutbreakModel(SynthModel):
             return
         adjacencies = self.contacts.adjacencies()
         m = self.contacts.multipliers()
-        counts = disease.infectious_contacts(adjacencies, infectious)
+        isolated = infectious & (people["isolated_until"] > day)
+        weight = infectiousness(infectious, isolated, self.params.testing.isolation, LAYERS)
+        counts = disease.infectious_contacts(adjacencies, weight)
         sus = np.flatnonzero((people["state"] == S) & (counts.sum(axis=0) > 0))
         prob = disease.infection_probability(counts[:, sus], self.betas, m)
         prob[people["vaccinated"][sus]] *= 1.0 - self.params.vaccination.efficacy
@@ -272,7 +302,9 @@ class OutbreakModel(SynthModel):
         u_contact = self.keyed("infection.contact").uniform(day, self.ids[rows])
         for code, adjacency in enumerate(adjacencies):
             sel = np.flatnonzero(layer == code)
-            infector[sel] = disease.choose_contact(adjacency, rows[sel], infectious, u_contact[sel])
+            infector[sel] = disease.choose_contact(
+                adjacency, rows[sel], weight[code], u_contact[sel]
+            )
         self.expose(rows, layer, infector)
 
     def progress(self) -> None:
@@ -295,6 +327,7 @@ class OutbreakModel(SynthModel):
         t_next[well] = -1
         self.log("recovery", well)
         state[sick] = H
+        people["isolated_until"][sick] = -1  # isolation ends in hospital
         ids = self.ids[sick]
         stay = self.keyed("hospital_stay").uniform(day, ids)
         t_next[sick] = day + disease.gamma_days(stay, p.hospital_mean, p.hospital_shape)
@@ -310,6 +343,33 @@ class OutbreakModel(SynthModel):
         p_hosp = np.asarray(p.hospitalisation)[people["age_group"][rows]]
         people["severe"][rows] = self.keyed("severe").bernoulli(day, ids, p_hosp)
         self.log("onset", rows)
+
+    def test(self) -> None:
+        """Test today's share of the untested infectious (up to capacity); act on results due.
+
+        A result that arrives today is logged as ``test``; its person, unless in hospital or
+        dead, isolates on days ``today <= day < today + duration`` (``isolation``).
+        """
+        t, day, people = self.params.testing, self.clock.step, self.people
+        if t.probability > 0 and t.daily_capacity > 0 and day >= t.start_day:
+            eligible = np.flatnonzero((people["state"] == I) & (people["t_tested"] < 0))
+            ids = self.ids[eligible]
+            chosen = self.keyed("testing").bernoulli(day, ids, t.probability)
+            rows, ids = eligible[chosen], ids[chosen]
+            if rows.size > t.daily_capacity:
+                u = self.keyed("testing.order").uniform(day, ids)
+                rows = np.sort(rows[order_of_tests(u)[: t.daily_capacity]])
+            people["t_tested"][rows] = day
+            people["t_result"][rows] = day + t.delay
+        rows = np.flatnonzero(people["t_result"] == day)
+        if rows.size == 0:
+            return
+        people["t_result"][rows] = -1
+        self.log("test", rows)
+        state = people["state"][rows]
+        rows = rows[(state != H) & (state != D)]
+        people["isolated_until"][rows] = day + t.duration
+        self.log("isolation", rows)
 
     def vaccinate(self) -> None:
         """Today's doses to the eligible, in priority order, up to the coverage target."""
@@ -329,12 +389,24 @@ class OutbreakModel(SynthModel):
         self.log("vaccination", rows)
 
     def count_states(self) -> None:
-        """KPIs of the day: persons in each state, and new infections."""
-        counts = np.bincount(self.people["state"], minlength=len(disease.STATES))
+        """KPIs of the day: persons in each state, new infections and the isolated; then new
+        infections and the infectious by zone (group ``zone``) and by age band (``age_band``)."""
+        day, people = self.clock.step, self.people
+        counts = np.bincount(people["state"], minlength=len(disease.STATES))
         for name, count in zip(disease.STATES, counts.tolist(), strict=True):
             self.kpi(name, count)
         self.kpi("new_infections", self.n_new_infections)
         self.n_new_infections = 0
+        self.kpi("isolated", int(np.count_nonzero(people["isolated_until"] > day)))
+        new = people["t_infected"] == day
+        infectious = people["state"] == I
+        for group, codes, labels in (
+            ("zone", people["zone"], self.zones),
+            ("age_band", people["age_group"], AGE_GROUPS),
+        ):
+            for name, mask in (("new_infections", new), ("I", infectious)):
+                by = np.bincount(codes[mask], minlength=len(labels))
+                self.kpi(name, by, **{group: list(labels)})
 
 
 def _import(model: OutbreakModel, *, count: int) -> None:

@@ -1,10 +1,11 @@
 """Parameters of the outbreak scenario, one line each (default, unit, allowed range).
 
 Field names match the TOML keys one to one; the interventions are nested tables
-(``[vaccination]``, ``[school_closure]``, ``[contact_reduction]``; on the command line
-``--set vaccination.coverage=0.6``). Read them with `abm.params.read_params`, which checks
-types and ranges; the cross-field checks (an end before a start, a severity table of the
-wrong length) are in ``__post_init__`` and raise `populations.errors.ConfigError` naming the key.
+(``[vaccination]``, ``[school_closure]``, ``[contact_reduction]``, ``[testing]``; on the
+command line ``--set vaccination.coverage=0.6``). Read them with `abm.params.read_params`,
+which checks types and ranges; the cross-field checks (an end before a start, a severity table
+of the wrong length) are in ``__post_init__`` and raise `populations.errors.ConfigError` naming
+the key.
 
 Severity defaults are illustrative, not calibrated: hospitalisation probabilities per infection
 follow the age profile of Verity et al. (2020), "Estimates of the severity of coronavirus disease
@@ -27,6 +28,7 @@ __all__ = [
     "ContactReduction",
     "OutbreakParams",
     "SchoolClosure",
+    "Testing",
     "Vaccination",
 ]
 
@@ -75,6 +77,24 @@ class ContactReduction:
 
 
 @dataclass(frozen=True)
+class Testing:
+    """Test infectious persons from `start_day` on; isolate the positives when results arrive.
+
+    Each day an infectious person not yet tested is tested with probability `probability`, up to
+    `daily_capacity` tests; the (positive) result arrives `delay` days later (tested on the day
+    of onset: `delay` days after onset), and the person then isolates for `duration` days, their
+    contacts outside the household scaled by `isolation`.
+    """
+
+    start_day: int = param(0, low=0, unit="day", help="first day of testing")
+    probability: float = param(0.0, low=0, high=1, unit="/day", help="daily test chance (0: off)")
+    daily_capacity: int = param(10_000, low=0, unit="tests/day", help="tests taken per day")
+    delay: int = param(2, low=0, unit="days", help="from test (at the earliest onset) to result")
+    isolation: float = param(0.2, low=0, high=1, unit="multiplier", help="outside contacts kept")
+    duration: int = param(10, low=1, unit="days", help="days isolated from the result on")
+
+
+@dataclass(frozen=True)
 class OutbreakParams:
     """An SEIR epidemic with hospitalisation and death on four contact layers."""
 
@@ -104,6 +124,7 @@ class OutbreakParams:
     vaccination: Vaccination = param(Vaccination(), help="vaccination campaign")
     school_closure: SchoolClosure = param(SchoolClosure(), help="school closure")
     contact_reduction: ContactReduction = param(ContactReduction(), help="distancing")
+    testing: Testing = param(Testing(), help="testing and isolation")
 
     def __post_init__(self) -> None:
         for key in ("hospitalisation", "death"):

@@ -520,3 +520,12 @@ def test_bad_run_and_add_arguments():
         model.add_agent_type(mesa.Agent, 3)
     with pytest.raises(ConfigError, match="`step` must be an integer step"):
         model.schedule("3", "count")
+
+
+def test_a_replicate_model_records_the_root_seed():
+    from abm.rng import Streams
+
+    model = SynthModel(seed=Streams(5).replicate(2))
+    assert model.seed == 5
+    assert SynthModel(seed=7).seed == 7
+    model.close()

@@ -8,8 +8,10 @@ import polars as pl
 import pytest
 from scipy import sparse
 
+from abm.events import read_events
 from abm.params import read_params
 from abm.registry import load_scenario
+from abm.rng import Streams
 from populations.errors import ConfigError
 from scenarios.outbreak import SCENARIO, OutbreakModel, OutbreakParams
 from scenarios.outbreak.contacts import LAYERS
@@ -20,7 +22,8 @@ from scenarios.outbreak.disease import (
     infection_probability,
     infectious_contacts,
 )
-from scenarios.outbreak.interventions import vaccination_order
+from scenarios.outbreak.interventions import infectiousness, order_of_tests, vaccination_order
+from scenarios.outbreak.params import AGE_GROUPS
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -47,6 +50,15 @@ def infections(model: OutbreakModel) -> pl.DataFrame:
     """Who was infected, when, by whom (from the columns: no log needed)."""
     frame = model.people.to_polars().filter(pl.col("t_infected") >= 0)
     return frame.select("id", "t_infected", "infector")
+
+
+def city(kpis: pl.DataFrame) -> pl.DataFrame:
+    """The whole-city KPIs, one column per name (the rows without a zone or age band)."""
+    whole = kpis.filter(pl.col("zone").is_null(), pl.col("age_band").is_null())
+    return whole.pivot(on="name", index="step", values="value")
+
+
+TESTING = ("testing.probability=0.3", "testing.delay=1", "testing.isolation=0.1")
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +113,23 @@ def test_gamma_days_has_the_right_mean_and_at_least_one_day():
     assert days.mean() == pytest.approx(5.0, abs=0.05)
 
 
+def test_weighted_choose_contact_follows_the_weights():
+    a = sparse.csr_array(np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0]], float))
+    u = np.random.default_rng(2).random(20_000)
+    picked = choose_contact(a, np.zeros(20_000, np.int64), np.array([0.0, 0.25, 1.0]), u)
+    assert np.mean(picked == 1) == pytest.approx(0.2, abs=0.01)  # 0.25 against 1
+
+
+def test_isolation_scales_infectiousness_outside_the_household():
+    weight = infectiousness(
+        np.array([True, True, False]), np.array([False, True, True]), 0.1, LAYERS
+    )
+    assert weight.shape == (len(LAYERS), 3)
+    for name, row in zip(LAYERS, weight.tolist(), strict=True):
+        assert row == ([1.0, 1.0, 0.0] if name == "household" else [1.0, 0.1, 0.0])
+    assert order_of_tests(np.array([0.5, 0.2, 0.9])).tolist() == [1, 0, 2]
+
+
 def test_vaccination_order():
     age = np.array([30, 80, 30, 55])
     u = np.array([0.9, 0.5, 0.1, 0.3])
@@ -128,15 +157,36 @@ def test_different_seed_differs(persons, baseline, tmp_path):
 
 def test_states_conserve_persons_every_day(baseline):
     model, out = baseline
-    kpis = pl.read_parquet(out / "kpis.parquet").pivot(on="name", index="step", values="value")
+    kpis = city(pl.read_parquet(out / "kpis.parquet"))
     assert kpis.height == 60
     total = kpis.select(pl.sum_horizontal("S", "E", "I", "R", "H", "D")).to_series()
     assert (total == model.people.n).all()
     events = pl.read_parquet(out / "events.parquet")
     assert events["event"].dtype == pl.Enum(
-        ["infection", "onset", "hospitalisation", "recovery", "death", "vaccination"]
+        ["infection", "onset", "hospitalisation", "recovery", "death", "vaccination", "test"]
+        + ["isolation"]
     )
+    assert (kpis["isolated"] == 0).all()  # testing is off by default
     assert events.filter(pl.col("event") == "infection").height == kpis["new_infections"].sum()
+
+
+@pytest.mark.parametrize(("group", "labels"), [("zone", None), ("age_band", AGE_GROUPS)])
+def test_kpis_by_group_sum_to_the_city_totals(baseline, group, labels):
+    model, out = baseline
+    kpis = pl.read_parquet(out / "kpis.parquet")
+    by = kpis.filter(pl.col(group).is_not_null())
+    assert by[group].dtype == pl.Enum(labels or model.zones)
+    other = "age_band" if group == "zone" else "zone"
+    assert by[other].null_count() == by.height  # one grouping per row
+    assert set(by["name"].unique()) == {"new_infections", "I"}
+    # every group every day (zeros included), summing to the whole city's count
+    counts = by.group_by("step", "name").agg(n=pl.len(), total=pl.col("value").sum())
+    assert (counts["n"] == len(labels or model.zones)).all()
+    whole = city(kpis).unpivot(index="step", variable_name="name", value_name="city")
+    joined = counts.join(whole, on=["step", "name"])
+    assert joined.height == 2 * 60
+    assert (joined["total"] == joined["city"]).all()
+    assert joined.filter(pl.col("name") == "new_infections")["total"].sum() > 0
 
 
 def test_mesa_sees_the_persons(persons):
@@ -236,6 +286,49 @@ def test_vaccination_lowers_the_attack_rate_with_common_random_numbers(persons):
     assert shared > other["id"].is_in(base["id"].implode()).mean() + 0.1
 
 
+def test_testing_and_isolation_lower_the_attack_rate_with_common_random_numbers(
+    persons, baseline, tmp_path
+):
+    start, delay = 15, 1
+    base_model, _ = baseline
+    base = infections(base_model)
+    model = run(
+        persons, params("days=60", f"testing.start_day={start}", *TESTING), out=tmp_path / "t"
+    )
+    tested = infections(model)
+    assert tested.height < 0.85 * base.height
+    # isolation acts from the day after the first results (start + delay): until then the two
+    # arms are the same epidemic, infection for infection
+    early = pl.col("t_infected") <= start + delay
+    assert tested.filter(early).sort("id").equals(base.filter(early).sort("id"))
+    events = pl.read_parquet(tmp_path / "t" / "events.parquet")
+    for event in ("test", "isolation"):
+        days = events.filter(pl.col("event") == event)["day"]
+        assert days.len() > 0 and days.min() >= start + delay, event
+    # a positive result for each person tested, isolation for those not in hospital
+    results = events.filter(pl.col("event") == "test")
+    assert results["person"].is_unique().all()
+    isolations = events.filter(pl.col("event") == "isolation")
+    assert isolations["person"].is_in(results["person"].implode()).all()
+    assert isolations.height > 0.9 * results.height
+    # the isolated never outnumber the infected so far, nor the isolations so far
+    kpis = city(pl.read_parquet(tmp_path / "t" / "kpis.parquet")).sort("step")
+    isolated = kpis["isolated"]
+    assert isolated.max() > 0
+    assert (isolated <= kpis["new_infections"].cum_sum()).all()
+    per_day = isolations.group_by("day").len().rename({"day": "step"})
+    so_far = kpis.join(per_day, on="step", how="left").sort("step")["len"].fill_null(0)
+    assert (isolated <= so_far.cum_sum()).all()
+
+
+def test_testing_capacity_caps_the_tests_per_day(persons, tmp_path):
+    p = params("days=40", "testing.probability=1", "testing.daily_capacity=5", "testing.delay=0")
+    run(persons, p, out=tmp_path / "cap")
+    events = pl.read_parquet(tmp_path / "cap" / "events.parquet")
+    per_day = events.filter(pl.col("event") == "test").group_by("day").len()
+    assert per_day["len"].max() == 5
+
+
 def test_school_closure_removes_school_infections_while_closed(persons, tmp_path):
     p = params("days=60", "school_closure.start_day=30", "school_closure.end_day=45")
     run(persons, p, out=tmp_path / "closed")
@@ -290,6 +383,14 @@ def test_contact_reduction_lowers_the_attack_rate(persons):
         ("hospitalisation=[0.1]", "parameter `hospitalisation` needs 9 probabilities"),
         ("death=[0,0,0,0,0,0,0,0,1.5]", "parameter `death[8]` (age group 80+) = 1.5 is out of"),
         ("initial_infections=-3", "parameter `initial_infections` = -3 is out of range"),
+        ("testing.probability=1.5", "parameter `testing.probability` = 1.5 is out of range"),
+        ("testing.isolation=-0.1", "parameter `testing.isolation` = -0.1 is out of range"),
+        ("testing.duration=0", "parameter `testing.duration` = 0 is out of range"),
+        ("testing.delay=-1", "parameter `testing.delay` = -1 is out of range"),
+        ("testing.delay=0.5", "parameter `testing.delay` expects a whole number"),
+        ("testing.daily_capacity=-5", "parameter `testing.daily_capacity` = -5 is out"),
+        ("testing.start_day=-2", "parameter `testing.start_day` = -2 is out of range"),
+        ("testing.probabilty=0.2", "`testing.probabilty`. Hint: did you mean `probability`?"),
     ],
 )
 def test_bad_parameters_are_named(override, message):
@@ -314,6 +415,27 @@ def test_the_scenario_is_registered_and_builds(persons, tmp_path):
     assert (tmp_path / "run" / "events.parquet").is_file()
     with pytest.raises(Exception, match="overwrite"):
         SCENARIO.build(p, seed=3, out=tmp_path / "run", persons=persons)
+
+
+def test_build_writes_a_shard_of_a_partitioned_log(persons, tmp_path):
+    p = params("days=5", "testing.probability=0.5", "testing.delay=0")
+    for shard, seed in ((1, 3), (2, 4)):
+        model = SCENARIO.build(p, seed=seed, out=tmp_path / "runs", persons=persons, shard=shard)
+        model.run(p.days)
+        manifest = model.close()
+        assert manifest["shard"] == shard
+    assert (tmp_path / "runs" / "events" / "shard=00001" / "part-00000.parquet").is_file()
+    assert not (tmp_path / "runs" / "manifest.json").exists()
+    events = read_events(tmp_path / "runs")
+    assert events.columns[-1] == "shard"
+    assert set(events["shard"].unique()) == {1, 2}
+    one = events.filter(pl.col("shard") == 1).drop("shard")
+    # shard k is replicate k of the seed: the same run as a model seeded with that replicate
+    root = Streams(3).replicate(1)
+    alone = OutbreakModel(p, seed=root, persons=persons, out=tmp_path / "alone", create_views=False)
+    alone.run(p.days)
+    alone.close()
+    assert one.equals(pl.read_parquet(tmp_path / "alone" / "events.parquet"))
 
 
 def test_a_networkx_graph_can_be_the_contact_network():
