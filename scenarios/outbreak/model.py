@@ -246,7 +246,11 @@ class OutbreakModel(SynthModel):
         day = self.clock.step
         sus = np.flatnonzero(self.people["state"] == S)
         u = self.keyed(site).uniform(day, self.ids[sus])
-        rows = np.sort(sus[np.argsort(u, kind="stable")[:count]])
+        if count < u.size:  # the `count` lowest without sorting everyone (importations: ~1 a day)
+            lowest = np.argpartition(u, count - 1)[:count] if count > 0 else np.arange(0)
+        else:
+            lowest = np.arange(u.size)
+        rows = np.sort(sus[lowest])
         self.expose(rows, np.full(rows.size, _LAYER_CODE[layer]), np.full(rows.size, -1))
         return rows
 
