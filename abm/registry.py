@@ -46,6 +46,19 @@ class Scenario:
     build: Callable[..., Any]
     steps: str = "steps"
 
+    def steps_in(self, params: Any) -> int:
+        """The run length `params` gives, read from the (dotted) parameter `steps` names."""
+        value = params
+        for part in self.steps.split("."):
+            if not hasattr(value, part):
+                msg = (
+                    f"the scenario's steps parameter `{self.steps}` is not one of its parameters. "
+                    "Hint: the scenario's `steps` must name an integer parameter."
+                )
+                raise ConfigError(msg)
+            value = getattr(value, part)
+        return value
+
 
 def available_scenarios() -> dict[str, EntryPoint]:
     """Every registered scenario's entry point, by name (not imported until loaded)."""

@@ -86,19 +86,6 @@ def all_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _steps(params: Any, dotted: str) -> int:
-    value = params
-    for part in dotted.split("."):
-        if not hasattr(value, part):
-            msg = (
-                f"the scenario's steps parameter `{dotted}` is not one of its parameters. "
-                "Hint: the scenario's `steps` must name an integer parameter."
-            )
-            raise ConfigError(msg)
-        value = getattr(value, part)
-    return value
-
-
 def _check_build(scenario: Scenario) -> None:
     try:
         signature = inspect.signature(scenario.build)
@@ -120,7 +107,7 @@ def _run_one(
     """Build, run and close replicate `shard`; return what the run's manifest lists of it."""
     from abm.model import SynthModel
 
-    total = _steps(params, scenario.steps)
+    total = scenario.steps_in(params)
     name = scenario.name
     try:
         model = scenario.build(params, seed=seed, out=out, fmt=fmt, overwrite=False, shard=shard)
@@ -254,7 +241,7 @@ def run_replicates(
         )
         raise ConfigError(msg)
     params_data = params_to_dict(params)
-    _steps(params, scenario.steps)
+    scenario.steps_in(params)
     _check_build(scenario)
     workers = min(all_cores() if processes == 0 else processes, n)
     if workers > 1:

@@ -513,7 +513,7 @@ def run(
         raise ConfigError(msg)
     params = read_params(scenario.parameters, toml=config, overrides=sets)
     check_destination(out, overwrite=overwrite)  # before the model is built
-    total = _param_value(params, scenario.steps)
+    total = scenario.steps_in(params)
     if replicates > 1:
         _run_replicates(scenario, params, seed, replicates, processes, out, fmt, overwrite)
         return
@@ -590,19 +590,6 @@ def _run_replicates(
         rows = "" if s["rows"] is None else f"{s['rows']:,}"
         table.add_row(str(s["shard"]), str(s["steps"]), rows, escape(str(s["events"])))
     out_console.print(table)
-
-
-def _param_value(params: Any, dotted: str) -> int:
-    value = params
-    for part in dotted.split("."):
-        if not hasattr(value, part):
-            msg = (
-                f"the scenario's steps parameter `{dotted}` is not one of its parameters. "
-                "Hint: the scenario's `steps` must name an integer parameter."
-            )
-            raise ConfigError(msg)
-        value = getattr(value, part)
-    return value
 
 
 def _print_run(name: str, seed: int, steps_done: int, out: Path) -> None:
