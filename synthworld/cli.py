@@ -628,6 +628,10 @@ def _print_run(name: str, seed: int, steps_done: int, out: Path) -> None:
         return
     last = kpis.filter(pl.col("step") == pl.col("step").max())
     groups = [c for c in kpis.columns if c not in ("step", "name", "value")]
+    if groups:  # headline first: the whole-run rows (no group), then the rest is in the file
+        whole = last.filter(pl.all_horizontal(pl.col(g).is_null() for g in groups))
+        if whole.height:
+            last, groups = whole.drop(groups), []
     out_console.print(f"KPIs at the last step recorded (step {last['step'][0]}):")
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
@@ -642,8 +646,9 @@ def _print_run(name: str, seed: int, steps_done: int, out: Path) -> None:
             f"{row['value']:,.6g}",
         )
     out_console.print(table)
-    if last.height > shown:
-        out_console.print(f"... and {last.height - shown} more rows in {kpi_file}.")
+    rest = kpis.filter(pl.col("step") == pl.col("step").max()).height - min(last.height, shown)
+    if rest > 0:
+        out_console.print(f"... and {rest} more rows (by group) in {kpi_file}.")
 
 
 def main(argv: list[str] | None = None) -> int:
