@@ -393,8 +393,9 @@ class OutbreakModel(SynthModel):
         self.log("vaccination", rows)
 
     def count_states(self) -> None:
-        """KPIs of the day: persons in each state, new infections and the isolated; then new
-        infections and the infectious by zone (group ``zone``) and by age band (``age_band``)."""
+        """KPIs of the day: persons in each state, new infections and the isolated; then persons
+        in each state and new infections by zone (group ``zone``) and by age band
+        (``age_band``), so hospitalisations and deaths can be mapped and broken down by age."""
         day, people = self.clock.step, self.people
         counts = np.bincount(people["state"], minlength=len(disease.STATES))
         for name, count in zip(disease.STATES, counts.tolist(), strict=True):
@@ -403,14 +404,19 @@ class OutbreakModel(SynthModel):
         self.n_new_infections = 0
         self.kpi("isolated", int(np.count_nonzero(people["isolated_until"] > day)))
         new = people["t_infected"] == day
-        infectious = people["state"] == I
+        n_states = len(disease.STATES)
         for group, codes, labels in (
             ("zone", people["zone"], self.zones),
             ("age_band", people["age_group"], AGE_GROUPS),
         ):
-            for name, mask in (("new_infections", new), ("I", infectious)):
-                by = np.bincount(codes[mask], minlength=len(labels))
-                self.kpi(name, by, **{group: list(labels)})
+            # One pass: (group, state) cells counted together.
+            cells = np.bincount(
+                codes * n_states + people["state"], minlength=len(labels) * n_states
+            ).reshape(len(labels), n_states)
+            for j, name in enumerate(disease.STATES):
+                self.kpi(name, cells[:, j], **{group: list(labels)})
+            by = np.bincount(codes[new], minlength=len(labels))
+            self.kpi("new_infections", by, **{group: list(labels)})
 
 
 def _import(model: OutbreakModel, *, count: int) -> None:

@@ -178,13 +178,13 @@ def test_kpis_by_group_sum_to_the_city_totals(baseline, group, labels):
     assert by[group].dtype == pl.Enum(labels or model.zones)
     other = "age_band" if group == "zone" else "zone"
     assert by[other].null_count() == by.height  # one grouping per row
-    assert set(by["name"].unique()) == {"new_infections", "I"}
+    assert set(by["name"].unique()) == {"new_infections", "S", "E", "I", "R", "H", "D"}
     # every group every day (zeros included), summing to the whole city's count
     counts = by.group_by("step", "name").agg(n=pl.len(), total=pl.col("value").sum())
     assert (counts["n"] == len(labels or model.zones)).all()
     whole = city(kpis).unpivot(index="step", variable_name="name", value_name="city")
     joined = counts.join(whole, on=["step", "name"])
-    assert joined.height == 2 * 60
+    assert joined.height == 7 * 60
     assert (joined["total"] == joined["city"]).all()
     assert joined.filter(pl.col("name") == "new_infections")["total"].sum() > 0
 
