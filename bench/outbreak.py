@@ -32,8 +32,8 @@ How to run
 ----------
 From the project root::
 
-    python bench/agents.py
-    python bench/agents.py --n 20000 --steps 50 --mesa-n 5000 --repeat 3
+    python bench/outbreak.py
+    python bench/outbreak.py --n 20000 --steps 50 --mesa-n 5000 --repeat 3
 
 One JSON object on stdout.
 """
@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> dict:
     mesa_rate = mesa_n * args.steps / statistics.median(seconds["mesa"])
     vs_numpy, vs_mesa = hybrid / numpy_rate, hybrid / mesa_rate
     return {
-        "bench": "agents",
+        "bench": "outbreak",
         "model": "sir_watts_strogatz",
         "n": n,
         "edges": int(adjacency.nnz // 2),
