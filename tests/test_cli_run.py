@@ -318,3 +318,42 @@ def test_outbreak_replicates(tmp_path, cli):
     m = json.loads((out / "replicates.json").read_text(encoding="utf-8"))
     assert (m["seed"], m["replicates"]) == (42, 2)
     assert read_events(out)["shard"].unique().sort().to_list() == [0, 1]
+
+
+@pytest.mark.skipif(
+    "outbreak" not in available_scenarios(),
+    reason="the `outbreak` entry point is not installed (reinstall synthworld: pip install -e .)",
+)
+def test_a_killed_outbreak_run_leaves_nothing_that_looks_complete(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "D"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "synthworld",
+            "run",
+            "outbreak",
+            "--steps",
+            "400",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not list(tmp_path.glob(".D.partial-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".D.partial-*")), "the run never started writing"
+        time.sleep(0.5)  # well into the run, the log open and being written
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    assert all(p.name.startswith(".D.partial-") for p in tmp_path.iterdir())
