@@ -24,17 +24,27 @@ __all__ = ["LAYERS", "ContactState", "build_contacts"]
 
 
 def build_contacts(
-    persons: pl.DataFrame, *, graph: Any = None, rng: Any = None
+    persons: pl.DataFrame,
+    *,
+    graph: Any = None,
+    zone_distance: np.ndarray | None = None,
+    rng: Any = None,
 ) -> MultiLayerNetwork:
     """The four contact layers of `persons` (row ``i`` is node ``i``).
 
     With `graph` (a networkx graph or a `MultiLayerNetwork`), its edges are the contacts: graph
     nodes are matched to ``persons["person_id"]``; an edge's ``layer`` attribute names its layer
     (default ``community``). Without it, `abm.networks.contact_layers` builds them from the
-    households, ages, employment and zones of `persons`, from the seed `rng`.
+    households, ages, employment and zones of `persons`, from the seed `rng`; with
+    `zone_distance` (zones x zones, in the order of the zone column's categories) community
+    partners and commutes follow a distance-decay kernel between zones.
     """
     if graph is None:
-        return contact_layers(persons, rng=rng)
+        params = None
+        if zone_distance is not None:
+            kernel = {"distance": np.asarray(zone_distance, dtype=float), "p_within": None}
+            params = {"community": kernel, "workplace": kernel}
+        return contact_layers(persons, params=params, rng=rng)
     if isinstance(graph, MultiLayerNetwork):
         net = graph
     elif isinstance(graph, nx.Graph):

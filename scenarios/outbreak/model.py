@@ -114,6 +114,10 @@ class OutbreakModel(SynthModel):
         ``"population"``.
     graph : networkx.Graph or MultiLayerNetwork, optional
         The contacts (edge attribute ``layer``), instead of building them from `persons`.
+    zone_distance : array, optional
+        Distances between zones (square, in the order of the zone column's categories): community
+        contacts and commutes then fall off with distance (gravity kernel) instead of following a
+        fixed within-zone share.
     out : path, optional
         Write the event log, KPIs and manifest there on `close`.
     fmt, overwrite, shard
@@ -132,6 +136,7 @@ class OutbreakModel(SynthModel):
         seed: int | Streams | None = None,
         persons: pl.DataFrame | None = None,
         graph: Any = None,
+        zone_distance: np.ndarray | None = None,
         out: str | Path | None = None,
         fmt: str = "parquet",
         overwrite: bool = False,
@@ -163,7 +168,10 @@ class OutbreakModel(SynthModel):
 
         # contact layers
         network = build_contacts(
-            persons, graph=graph, rng=self.streams.seed_sequence_for("network")
+            persons,
+            graph=graph,
+            zone_distance=zone_distance,
+            rng=self.streams.seed_sequence_for("network"),
         )
         self.contacts = ContactState(network)
 

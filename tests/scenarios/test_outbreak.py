@@ -476,3 +476,24 @@ def test_outbreak_replicates_same_bytes_in_one_or_two_processes(tmp_path):
     assert one == two
     shard0 = one["events/shard=00000/part-00000.parquet"]
     assert shard0 != one["events/shard=00001/part-00000.parquet"]  # replicates differ
+
+
+def test_zone_distances_shape_community_mixing(persons):
+    zones = OutbreakModel(params("days=1"), seed=1, persons=persons).zones
+    n = len(zones)
+    # A quarter of the zones far from the rest (the default distance scale is the median
+    # distance, so "near"): contacts between the two parts should become rare.
+    half = np.arange(n) < n // 4
+    distance = np.where(half[:, None] == half[None, :], 1.0, 1000.0)
+    np.fill_diagonal(distance, 0.0)
+
+    def crossing_share(**kwargs):
+        model = OutbreakModel(params("days=1"), seed=1, persons=persons, **kwargs)
+        adj = model.contacts.adjacencies()[3]  # community, in LAYERS order
+        model.close()
+        zone = persons["zone"].cast(pl.String).to_numpy()
+        side = np.isin(zone, np.array(zones)[half])
+        rows, cols = adj.nonzero()
+        return np.mean(side[rows] != side[cols])
+
+    assert crossing_share(zone_distance=distance) < 0.5 * crossing_share()
