@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from populations.config import read_toml
 from populations.errors import ConfigError, closest_hint
 
 __all__ = ["describe_params", "param", "params_to_dict", "read_params"]
@@ -78,15 +79,7 @@ def read_params(
     """
     data: dict[str, Any] = {}
     if isinstance(toml, str | Path):
-        path = Path(toml)
-        if not path.is_file():
-            msg = f"parameter file `{path}` does not exist"
-            raise ConfigError(msg)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            msg = f"parameter file `{path}` is not valid TOML: {exc}"
-            raise ConfigError(msg) from exc
+        data = read_toml(toml, what="parameter file")
     elif toml is not None:
         data = dict(toml)
     for item in overrides:

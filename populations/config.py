@@ -50,6 +50,7 @@ __all__ = [
     "PopulationConfig",
     "SeedConfig",
     "load_config",
+    "read_toml",
 ]
 
 
@@ -177,17 +178,23 @@ def _structural_zeros(value: Any, where: str) -> tuple[dict[str, tuple[str, ...]
     return tuple(rules)
 
 
+def read_toml(path: str | Path, *, what: str = "configuration file") -> dict[str, Any]:
+    """A TOML file as data (`tomllib`: nothing in it is evaluated), or one clear `ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{what} `{path}` does not exist"
+        raise ConfigError(msg)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{what} `{path}` is not valid TOML: {exc}"
+        raise ConfigError(msg) from exc
+
+
 def load_config(path: str | Path) -> PopulationConfig:
     """Read and check a population configuration file."""
     path = Path(path)
-    if not path.is_file():
-        msg = f"configuration file `{path}` does not exist"
-        raise ConfigError(msg)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"configuration file `{path}` is not valid TOML: {exc}"
-        raise ConfigError(msg) from exc
+    data = read_toml(path)
     base = path.parent
     sections = {"marginals", "seed", "geography", "attributes", "fit"}
     for key in data:
