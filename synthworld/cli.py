@@ -401,7 +401,7 @@ def _print_params(scenario: Any) -> None:
     )
 
 
-@cli.command()
+@cli.command(short_help="Run a scenario: event log, KPIs and manifest.")
 @click.argument("name")
 @click.option(
     "--seed",
