@@ -1,278 +1,22 @@
-"""The `synthworld` command (click for parsing, rich for tables and progress bars).
-
-A mistake in the user's input prints one line, ``error: ...``, and exits with code 2; a bug
-prints one line too and exits with 1. ``--debug`` shows the traceback instead.
-"""
+"""`synthworld scenarios` and `synthworld run`: list the scenarios installed and run one."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 from rich import box
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from abm.events import EVENT_FORMATS
-from populations.demo import demo_config_path
-from populations.errors import ConfigError, SynthworldError
+from populations.errors import ConfigError
 from populations.output import (
-    FORMATS,
     check_destination,
-    package_version,
-    parameters_sha256,
-    write_folder,
 )
-
-err_console = Console(stderr=True)
-out_console = Console()
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_version(), prog_name="synthworld")
-@click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
-def cli(debug: bool) -> None:  # noqa: FBT001 - a click flag
-    """synthworld: synthetic populations, agent-based simulations and labelled event logs.
-
-    Start with `synthworld populate`, which builds a synthetic population of households and
-    persons for the embedded demo city (or your own data, described in a TOML file).
-    `synthworld scenarios` lists the simulations installed and `synthworld run NAME` runs one.
-    Each command has its own --help.
-    """
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    )
-
-
-@cli.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("population"),
-    show_default=True,
-    help="Folder to write the population into (must be new or empty).",
-)
-@click.option("--seed", type=int, default=42, show_default=True, help="Root random seed.")
-@click.option(
-    "--replicates",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Draw N independent populations from one fit (folders replicate-001 ...).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="parquet",
-    show_default=True,
-    help="File format of the persons and households tables.",
-)
-@click.option(
-    "--integerise",
-    type=click.Choice(["exact", "trs"]),
-    default=None,
-    help="How fractional weights become whole units: `exact` meets household-level (or, "
-    "without households, all consistent) integer marginals exactly; `trs` only the totals. "
-    "[default: from the config, else exact]",
-)
-@click.option(
-    "--tol",
-    type=float,
-    default=None,
-    help="Max relative error of the fit. [default: from the config, else 1e-6]",
-)
-@click.option(
-    "--max-iter",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Iteration cap. [default: from the config, else 2000]",
-)
-@click.option(
-    "--rescale",
-    is_flag=True,
-    default=None,
-    help="Scale marginals whose totals disagree to the first marginal's totals, instead of "
-    "stopping.",
-)
-@click.option(
-    "--prior",
-    type=float,
-    default=None,
-    help="Count added to every cell of the starting table (persons-only fits), so categories "
-    "missing from the seed sample can be filled.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
-def populate(
-    config: Path | None,
-    out: Path,
-    seed: int,
-    replicates: int,
-    fmt: str,
-    integerise: str | None,
-    tol: float | None,
-    max_iter: int | None,
-    rescale: bool | None,  # noqa: FBT001 - a click flag
-    prior: float | None,
-    overwrite: bool,  # noqa: FBT001 - a click flag
-) -> None:
-    """Build a synthetic population from survey marginals.
-
-    CONFIG is a TOML file naming the marginals (tidy CSV or Parquet: one column per dimension
-    and a `count` column), the seed sample and settings; see docs/populations.md. Without
-    CONFIG the embedded demo city (48 zones, about 100,000 persons) is used.
-
-    Writes to --out: persons and households tables, fit_report.json, fit.png (synthetic against
-    target counts) and manifest.json (version, seed, parameters, input and output hashes).
-    The same --seed gives byte-identical tables.
-
-    \b
-    Examples:
-      synthworld populate --out demo-population
-      synthworld populate my_city.toml --out my-population --seed 7 --replicates 5
-    """
-    from populations.config import load_config
-    from populations.output import write_frame
-    from populations.report import plot_fit
-    from populations.synthesis import PopulationSynthesizer, load_inputs
-
-    check_destination(out, overwrite=overwrite)
-    config_path = config or demo_config_path()
-    cfg = load_config(config_path)
-    inputs = load_inputs(cfg)
-    synth = PopulationSynthesizer.from_config(
-        cfg, tol=tol, max_iter=max_iter, rescale=rescale, integerise=integerise, prior=prior
-    )
-    params = {**synth.fit_config.__dict__, "replicates": replicates, "format": fmt}
-    with _progress() as progress:
-        task = progress.add_task("Fitting", total=synth.fit_config.max_iter, status="")
-
-        def on_iteration(i: int, error: float) -> None:
-            progress.update(task, completed=i, status=f"iteration {i}, max error {error:.2e}")
-
-        def on_polish(done: int, total: int) -> None:
-            progress.update(
-                task,
-                description="Polishing",
-                completed=done,
-                total=total,
-                status=f"{done}/{total} zones",
-            )
-
-        synth.fit(inputs, callback=on_iteration, on_polish=on_polish)
-        progress.update(task, visible=False)
-        sampling = progress.add_task("Sampling", total=replicates, status="")
-        streams = np.random.SeedSequence(seed).spawn(replicates)
-        reports: list[dict[str, Any]] = []
-
-        def fill(folder: Path) -> dict[str, Any]:
-            rows: dict[str, Any] = {}
-            for k, stream in enumerate(streams):
-                sub = folder if replicates == 1 else folder / f"replicate-{k + 1:03d}"
-                sub.mkdir(exist_ok=True)
-                prefix = "" if replicates == 1 else sub.name + "/"
-                pop = synth.sample(rng=np.random.default_rng(stream))
-                for name, frame in (("households", pop.households), ("persons", pop.persons)):
-                    if frame is not None:
-                        path = write_frame(frame, sub / name, fmt)
-                        rows[prefix + path.name] = frame.height
-                report = synth.report(pop)
-                report.write_json(sub / "fit_report.json")
-                if k == 0:
-                    plot_fit(
-                        pop.households,
-                        pop.persons,
-                        synth.marginals_,
-                        sub / "fit.png",
-                        geography=inputs.geography,
-                    )
-                reports.append(report.to_dict())
-                progress.update(sampling, advance=1, status=f"{k + 1}/{replicates}")
-            return rows
-
-        manifest = {
-            "synthworld": package_version(),
-            "command": "populate",
-            "config": str(config_path) if config else "demo",
-            "seed": seed,
-            "parameters": params,
-            "parameters_sha256": parameters_sha256(params),
-            "inputs": inputs.hashes,
-            "fit": _fit_summary(synth),
-        }
-        write_folder(out, fill, overwrite=overwrite, manifest=manifest)
-    _print_report(synth, reports[0], out)
-
-
-def _fit_summary(synth: Any) -> dict[str, Any]:
-    f = synth.fitter_
-    return {
-        "status": f.status_.value,
-        "iterations": f.n_iter_,
-        "max_rel_error_fitted": f.fit_errors_,
-        "polished_zones": len(getattr(f, "polished_zones_", [])),
-    }
-
-
-def _print_report(synth: Any, report: dict[str, Any], out: Path) -> None:
-    fit, pop = report["fit"], report["population"]
-    who = f"{pop['households']:,} households, " if pop["households"] is not None else ""
-    zones = f" in {pop['zones']} zones" if pop["zones"] else ""
-    status = fit["status"]
-    colour = "green" if status == "converged" else "yellow"
-    out_console.print(
-        f"Fitted by {fit['method']}: [{colour}]{status}[/] after {fit['iterations']} iterations "
-        f"({fit['seconds']:.1f} s). Synthetic population: {who}{pop['persons']:,} persons{zones}."
-    )
-    polished = getattr(synth.fitter_, "polished_zones_", [])
-    if polished:
-        out_console.print(
-            f"Raking stalled in {len(polished)} zone(s); their weights were polished to meet every "
-            "marginal exactly by linear programming."
-        )
-    table = Table(
-        title="Fit of the synthetic population to each marginal",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    # Names never wrap or shorten; the numeric headers may wrap on a narrow terminal.
-    table.add_column("marginal", no_wrap=True)
-    table.add_column("level", no_wrap=True)
-    for col in ("cells", "target", "TAE", "SRMSE", "max rel err", "exact"):
-        table.add_column(col, justify="right")
-    for m in report["marginals"]:
-        table.add_row(
-            m["name"],
-            m["level"],
-            f"{m['cells']:,}",
-            f"{m['target_total']:,.0f}",
-            f"{m['tae']:,.0f}",
-            f"{m['srmse']:.4f}",
-            f"{m['max_rel_error']:.3f}",
-            "yes" if m["exact"] else "no",
-        )
-    out_console.print(table)
-    out_console.print(f"Wrote {out}/ (fit_report.json, fit.png, manifest.json).", soft_wrap=True)
-
+from synthworld.cli.app import cli, out_console, progress_bar
 
 # ------------------------------------------------------------------------------- scenarios
 
@@ -524,7 +268,7 @@ def run(
             "Hint: return the model (an abm.model.SynthModel subclass)."
         )
         raise ConfigError(msg)
-    with model, _progress() as progress:
+    with model, progress_bar() as progress:
         task = progress.add_task(f"Running {name}", total=total, status="")
 
         def on_step(done: int, of: int) -> None:
@@ -548,7 +292,7 @@ def _run_replicates(
     from abm.replicates import MANIFEST, all_cores, run_replicates
 
     workers = min(all_cores() if processes == 0 else processes, n)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"Running {scenario.name}", total=n, status="")
 
         def on_replicate(done: int, of: int) -> None:
@@ -649,42 +393,3 @@ def _print_run(name: str, seed: int, steps_done: int, out: Path) -> None:
     rest = kpis.filter(pl.col("step") == pl.col("step").max()).height - min(last.height, shown)
     if rest > 0:
         out_console.print(f"... and {rest} more rows (by group) in {kpi_file}.")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the command, turning errors into one line and an exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    if debug:  # accepted anywhere on the line, e.g. after the command's own options
-        args = ["--debug", *(a for a in args if a != "--debug")]
-    try:
-        cli.main(args=args, prog_name="synthworld", standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 130
-    except click.exceptions.ClickException as exc:
-        if debug:
-            raise
-        exc.show(file=sys.stderr)
-        return exc.exit_code
-    except SynthworldError as exc:
-        if debug:
-            raise
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return 2
-    except Exception as exc:  # a bug: say so in one line
-        if debug:
-            raise
-        err_console.print(
-            f"internal error: {type(exc).__name__}: {exc}. Run again with --debug for the "
-            "traceback, and please report it.",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
