@@ -116,7 +116,8 @@ def _build(cls: type, data: Mapping[str, Any], *, prefix: str) -> Any:
     for key, value in data.items():
         name = prefix + key
         if key not in fields:
-            msg = f"unknown parameter `{name}`. {closest_hint(key, fields)}"
+            hint = closest_hint(name, [prefix + f for f in fields])  # the full dotted name
+            msg = f"unknown parameter `{name}`. {hint}"
             raise ConfigError(msg)
         tp = hints[key]
         if _nested(tp):

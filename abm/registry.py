@@ -11,9 +11,10 @@ user's package plugs in exactly like them (DESIGN.md section 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 from populations.errors import ConfigError, closest_hint
@@ -38,6 +39,12 @@ class Scenario:
         k of a run, see `abm.replicates`), it seeds the model with
         ``abm.replicates.replicate_seed(seed, k)`` and writes shard k of the log.
     steps : name of the parameter that holds the run's length in steps (``--steps`` sets it).
+    presets : mapping of name to TOML file
+        Named sets of parameter values (``synthworld run NAME --preset P``), applied before
+        ``--config`` and ``--set``.
+    exports : mapping of name to callable
+        Layouts other than the native log (``--format NAME``): ``export(run_dir)`` reads the
+        finished run in `run_dir`, writes its files there and returns ``{file: rows}``.
     """
 
     name: str
@@ -45,6 +52,20 @@ class Scenario:
     parameters: type
     build: Callable[..., Any]
     steps: str = "steps"
+    presets: Mapping[str, Path] = field(default_factory=dict)
+    exports: Mapping[str, Callable[[Path], Mapping[str, int]]] = field(default_factory=dict)
+
+    def preset(self, name: str) -> Path:
+        """The TOML file of preset `name` (a `ConfigError` naming the presets otherwise)."""
+        if name not in self.presets:
+            hint = (
+                closest_hint(name, self.presets)
+                if self.presets
+                else f"Hint: scenario `{self.name}` has no presets."
+            )
+            msg = f"unknown preset `{name}` of scenario `{self.name}`. {hint}"
+            raise ConfigError(msg)
+        return Path(self.presets[name])
 
     def steps_in(self, params: Any) -> int:
         """The run length `params` gives, read from the (dotted) parameter `steps` names."""

@@ -34,6 +34,7 @@ __all__ = [
     "FORMATS",
     "StagedOutput",
     "check_destination",
+    "file_sha256",
     "package_version",
     "parameters_sha256",
     "write_folder",
@@ -105,7 +106,7 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> Path:
     return target
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     with path.open("rb") as f:  # streamed: an event log may be larger than memory
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -195,7 +196,7 @@ class StagedOutput:
             files = {}
             for path in sorted(p for p in self.path.rglob("*") if p.is_file()):
                 rel = path.relative_to(self.path).as_posix()
-                files[rel] = {"sha256": _sha256(path), "rows": rows.get(rel)}
+                files[rel] = {"sha256": file_sha256(path), "rows": rows.get(rel)}
             full = {**manifest, "outputs": files}
             target = self.path / self.manifest
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,12 @@ seed sample of 1,400 households with their 3,269 persons.
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-__all__ = ["demo_config_path", "load_demo"]
+__all__ = ["demo_config_path", "demo_persons", "load_demo"]
 
 
 def demo_config_path() -> Path:
@@ -28,3 +30,20 @@ def load_demo():
     from populations.synthesis import load_inputs
 
     return load_inputs(demo_config_path())
+
+
+@functools.cache
+def _demo_synthesizer() -> Any:
+    from populations.synthesis import PopulationSynthesizer
+
+    inputs = load_demo()
+    return PopulationSynthesizer.from_config(inputs.config).fit(inputs)
+
+
+def demo_persons(rng: Any) -> Any:
+    """The persons (a polars frame) of one sample of the demo city drawn with `rng`.
+
+    The population is fitted once per process and sampled on each call, so scenarios that
+    default to the demo city pay the fit (a few seconds) only once.
+    """
+    return _demo_synthesizer().sample(rng=rng).persons

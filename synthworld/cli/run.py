@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from abm.events import EVENT_FORMATS
-from populations.errors import ConfigError
+from populations.config import read_toml
+from populations.errors import ConfigError, closest_hint
 from populations.output import (
     check_destination,
 )
@@ -143,6 +144,13 @@ def _print_params(scenario: Any) -> None:
         highlight=False,
         markup=False,
     )
+    extras = []
+    if scenario.presets:
+        extras.append("presets (--preset): " + ", ".join(sorted(scenario.presets)))
+    if scenario.exports:
+        extras.append("extra formats (--format): " + ", ".join(sorted(scenario.exports)))
+    for line in extras:
+        out_console.print(line[0].upper() + line[1:] + ".", soft_wrap=True, markup=False)
 
 
 @cli.command(short_help="Run a scenario: event log, KPIs and manifest.")
@@ -186,10 +194,17 @@ def _print_params(scenario: Any) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(EVENT_FORMATS),
     default="parquet",
     show_default=True,
-    help="File format of the event log (KPIs are always Parquet).",
+    help="File format of the event log: " + ", ".join(EVENT_FORMATS) + ", or a layout the "
+    "scenario exports (e.g. fraud: paysim, amlworld, samld; written beside the Parquet log). "
+    "KPIs are always Parquet.",
+)
+@click.option(
+    "--preset",
+    default=None,
+    help="A named set of parameter values the scenario provides (e.g. fraud: paysim), "
+    "applied before --config and --set.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
 @click.option(
@@ -214,6 +229,7 @@ def run(
     overrides: tuple[str, ...],
     out: Path | None,
     fmt: str,
+    preset: str | None,
     overwrite: bool,  # noqa: FBT001 - a click flag
     replicates: int,
     processes: int,
@@ -221,7 +237,8 @@ def run(
     """Run the scenario NAME and write its event log, KPIs and manifest.
 
     Parameters start at the scenario's defaults (see `synthworld scenarios NAME`), then take
-    the values in the --config TOML file, then each --set KEY=VALUE, then --steps.
+    the values of the --preset, then of the --config TOML file, then each --set KEY=VALUE,
+    then --steps.
 
     Writes to --out: the event log (events.parquet, .csv or .jsonl: one row per event), the
     KPIs per step (kpis.parquet) and manifest.json (version, seed, parameters, rows and sha256
@@ -240,6 +257,7 @@ def run(
       synthworld run outbreak --steps 30 --set beta_community=0.03 --out try-1
       synthworld run outbreak --config my.toml --seed 7 --format csv --out try-2
       synthworld run outbreak --replicates 20 --processes 0 --out many   # all cores
+      synthworld run fraud --preset paysim --format paysim --out paysim-like
     """
     from abm.model import SynthModel
     from abm.params import read_params
@@ -255,11 +273,26 @@ def run(
     if processes < 0:
         msg = f"--processes must be 0 (every core) or more, got {processes}."
         raise ConfigError(msg)
-    params = read_params(scenario.parameters, toml=config, overrides=sets)
+    export = None
+    if fmt not in EVENT_FORMATS:
+        if fmt not in scenario.exports:
+            msg = f"unknown format `{fmt}` for scenario `{name}`. " + closest_hint(
+                fmt, [*EVENT_FORMATS, *scenario.exports]
+            )
+            raise ConfigError(msg)
+        export, fmt = scenario.exports[fmt], "parquet"
+    values: dict[str, Any] = {}
+    if preset is not None:
+        values = read_toml(scenario.preset(preset), what=f"preset `{preset}`")
+    if config is not None:
+        values = _merge(values, read_toml(config, what="parameter file"))
+    params = read_params(scenario.parameters, toml=values or None, overrides=sets)
     check_destination(out, overwrite=overwrite)  # before the model is built
     total = scenario.steps_in(params)
     if replicates > 1:
         _run_replicates(scenario, params, seed, replicates, processes, out, fmt, overwrite)
+        if export is not None:
+            _export(export, out)
         return
     model = scenario.build(params, seed=seed, out=out, fmt=fmt, overwrite=overwrite)
     if not isinstance(model, SynthModel):
@@ -276,7 +309,30 @@ def run(
 
         model.run(total, progress=on_step)
     # Leaving the `with` block closed the model: its files are now in place.
+    if export is not None:
+        _export(export, out)
     _print_run(name, seed, model.clock.step, out)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`update` over `base`, table by table (a preset's table keeps the keys a file leaves)."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _export(export: Any, out: Path) -> None:
+    with progress_bar() as progress:
+        progress.add_task("Writing the export", total=None, status="")
+        files = export(out)
+    for rel, rows in files.items():
+        out_console.print(
+            f"Exported {out / rel} ({rows:,} rows).", markup=False, highlight=False, soft_wrap=True
+        )
 
 
 def _run_replicates(

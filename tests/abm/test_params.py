@@ -55,7 +55,7 @@ def test_int_accepted_for_float_and_lists_checked():
         ("bta=0.1", "unknown parameter `bta`. Hint: did you mean `beta`?"),
         (
             "vaccination.coverag=0.1",
-            "unknown parameter `vaccination.coverag`. Hint: did you mean `coverage`?",
+            "unknown parameter `vaccination.coverag`. Hint: did you mean `vaccination.coverage`?",
         ),
         ("beta=2", "parameter `beta` = 2.0 is out of range: expected a value in [0, 1]"),
         ("days=0", "parameter `days` = 0 is out of range: expected a value in [1, inf]"),

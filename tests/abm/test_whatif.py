@@ -132,7 +132,7 @@ def test_replicate_kpis_are_whole_run_rows_by_replicate(kwargs):
 @pytest.mark.parametrize(
     ("policies", "match"),
     [
-        ({"v": ["vaccination.coverag=0.5"]}, "policy `v`.*did you mean `coverage`"),
+        ({"v": ["vaccination.coverag=0.5"]}, "policy `v`.*did you mean `vaccination.coverage`"),
         ({"v": {"vacination": {"coverage": 0.5}}}, "policy `v`.*did you mean `vaccination`"),
         ({"v": ["vaccination.coverage=2"]}, "policy `v`.*vaccination.coverage"),
         ({"baseline": []}, "policy names"),
