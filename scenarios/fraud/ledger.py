@@ -52,7 +52,7 @@ def illicit_need(world: World, rows: Rows) -> np.ndarray:
     delta = np.r_[rows["amount"][order], -received(world, rows)[order]]
     keep = tracked[acc]
     acc, delta, key = acc[keep], delta[keep], np.r_[2 * pos, 2 * pos + 1][keep]
-    by = np.lexsort((key, acc))
+    by = np.argsort(acc * (2 * pos.shape[0]) + key, kind="stable")
     acc, delta = acc[by], delta[by]
     running = _group_cumsum(acc, delta)
     np.maximum.at(need, acc, running)
@@ -104,7 +104,7 @@ def settle(world: World, rows: Rows, need: np.ndarray) -> Settled:
     key = np.r_[2 * pos, 2 * pos + 1]
     keep = tracked[acc]
     acc_k, delta_k, key_k = acc[keep], delta[keep], key[keep]
-    by = np.lexsort((key_k, acc_k))
+    by = np.argsort(acc_k * (2 * n) + key_k)  # account, then time: keys are unique
     acc_s, delta_s = acc_k[by], delta_k[by]
     after_s = np.round(balance[acc_s] + _group_cumsum(acc_s, delta_s), 2)
     if after_s.size and after_s.min() < -0.005:

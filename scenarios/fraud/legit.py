@@ -31,9 +31,12 @@ DAY = 86_400
 
 def _hours(world: World, customers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Seconds into the day, from each customer's hour profile."""
-    cdf = HOUR_CDF[world.hour_profile[customers]]
     u = rng.random(customers.shape[0])
-    hour = (u[:, None] > cdf).sum(axis=1)
+    profile = world.hour_profile[customers]
+    hour = np.empty(customers.shape[0], dtype=np.int64)
+    for k in range(HOUR_CDF.shape[0]):
+        rows = profile == k
+        hour[rows] = np.searchsorted(HOUR_CDF[k], u[rows])
     return hour * 3600 + rng.integers(0, 3600, size=customers.shape[0])
 
 

@@ -204,10 +204,10 @@ class SchemePlanner:
         ]
         if typology == "bust_out":
             return self._bust_out(day)
-        floor = 200.0 / w.usd[w.currency[: w.n_customers]]
         for _ in range(20):
             victim = int(self.rng.integers(0, w.n_customers))
-            if victim not in used and balance[victim] >= floor[victim]:
+            floor = 200.0 / w.usd[w.currency[victim]]  # a victim worth the trouble
+            if victim not in used and balance[victim] >= floor:
                 break
         else:
             return None
