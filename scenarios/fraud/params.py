@@ -141,7 +141,7 @@ class Laundering:
     degree: list[int] = param([3, 8], help="accounts a scheme fans to or from: least and most")
     days: int = param(5, low=1, high=60, unit="days", help="longest time a scheme spans")
     placement_cap: float = param(
-        9500.0, low=1, unit="currency", help="cash deposits are kept below this (structuring)"
+        9500.0, low=1, unit="USD", help="cash deposits are kept below this (structuring)"
     )
 
     def __post_init__(self) -> None:

@@ -298,7 +298,7 @@ class SchemePlanner:
         s = self._case("bust_out", fraud=True)
         who = int(self.rng.integers(0, w.n_customers))
         cur = w.currency[who]
-        monthly = max(w.income[who], 12_000.0) / 12 * w.usd[0] / w.usd[cur]
+        monthly = max(w.income[who], 12_000.0) / 12 / w.usd[cur]  # income is in USD
         deposit = np.round(monthly * self.rng.uniform(2, 6), 2)
         t = self._start(day)
         home = deposit * w.usd[cur] / w.usd[0]  # the clearing agent pays in the home currency
@@ -436,7 +436,7 @@ class SchemePlanner:
 
         span = self.params.laundering.days * DAY
         t0 = self._start(day)
-        cap = self.params.laundering.placement_cap
+        cap = self.params.laundering.placement_cap / w.usd[0]  # USD -> home currency
         available: dict[int, float] = defaultdict(float)
         # placement: structured deposits into each sender, in the home currency of the agent
         for slot in sorted(senders):

@@ -109,7 +109,7 @@ class World:
     person_id: np.ndarray
     household: np.ndarray
     age: np.ndarray
-    income: np.ndarray  # per year, in the home currency
+    income: np.ndarray  # per year, in US dollars (as the population gives it)
     employed: np.ndarray
     activity: np.ndarray  # multiplier of every rate (mean 1)
     spend: np.ndarray  # multiplier of amounts, in the customer's currency
@@ -327,7 +327,7 @@ def build_world(
     activity = rng.gamma(2.0, 0.5, size=n_c) * np.where(age >= 75, 0.6, 1.0)
     # Net monthly income (pay, or pension and benefits), and a spending level that spends about
     # 95 % of it and of the cash paid in, so balances neither run dry nor pile up.
-    salary = np.round(np.maximum(income, 9_000.0) / 12 * 0.72, 2)  # home currency
+    salary = np.round(np.maximum(income, 9_000.0) / 12 * 0.72 / usd[0], 2)  # home currency
     per_day = _daily_net_outflow(params.behaviour)  # at spending level 1, in USD
     spend = (0.95 * salary * usd[0] / 30 / per_day * rng.lognormal(-0.03, 0.25, size=n_c)) / (
         usd[cust_currency] * activity

@@ -17,7 +17,7 @@ from abm.params import read_params
 from populations.errors import ConfigError
 from scenarios.fraud import PRESETS, FraudModel, FraudParams
 from scenarios.fraud.formats import AMLWORLD_COLUMNS, PAYSIM_COLUMNS, SAMLD_COLUMNS, export
-from scenarios.fraud.params import LAUNDERING_TYPOLOGIES
+from scenarios.fraud.params import CURRENCIES, LAUNDERING_TYPOLOGIES
 
 SMALL = [
     "customers=3000",
@@ -180,7 +180,8 @@ def test_every_laundering_case_has_its_typologys_shape(run: dict) -> None:
     stages = ev.group_by("case_id").agg(pl.col("stage").cast(pl.String).unique())
     assert all({"placement", "integration"} <= set(s) for s in stages["stage"])
     placement = ev.filter(pl.col("stage").cast(pl.String) == "placement")
-    assert placement["amount"].max() < FraudParams().laundering.placement_cap
+    usd = placement["amount"].max() * CURRENCIES["EUR"]  # the default home currency
+    assert usd < FraudParams().laundering.placement_cap
 
 
 def test_account_takeovers_run_victim_to_mules_to_cash_out(run: dict) -> None:
