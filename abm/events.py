@@ -20,6 +20,11 @@ or, with ``shard=k`` (independent writers, one per shard, sharing `run`)::
     run/kpis/shard=00003/part-00000.parquet
     run/manifests/shard=00003.json
 
+With ``partition_by="day"`` (a column of the schema whose values only grow, such as a day),
+each value gets its own file, ``run/events/day=12/part-00000.parquet`` (with shards,
+``run/events/shard=00003/day=12/part-00000.parquet``), so a query of a few days reads only their
+files; the manifest lists every partition's file and rows.
+
 ``run/events`` is then a hive-partitioned dataset: ``pl.scan_parquet("run/events/**/*.parquet",
 hive_partitioning=True)`` or DuckDB's ``read_parquet(..., hive_partitioning=true)`` read every
 shard as one table with a ``shard`` column. Manifests sit outside ``events/`` so a glob over it
@@ -549,6 +554,10 @@ class EventLog:
         Replace existing results (only once the new ones are complete).
     kpis : KpiCollector, optional
         Where KPIs are recorded (``log.kpis``); a collector without groups by default.
+    partition_by : str, optional
+        A column (integer, date or string) whose values never decrease from one append to the
+        next, such as a day: each value is written to a file of its own,
+        ``events/<column>=<value>/part-00000.<format>``.
 
     Examples
     --------
@@ -576,6 +585,7 @@ class EventLog:
         parameters: Any = None,
         overwrite: bool = False,
         kpis: KpiCollector | None = None,
+        partition_by: str | None = None,
     ) -> None:
         if not isinstance(schema, EventSchema):
             msg = f"`schema` must be an EventSchema, got {type(schema).__name__}."
@@ -617,13 +627,31 @@ class EventLog:
         self.parameters = parameters
         self._parameters_sha256 = parameters_sha256(parameters)
         self.kpis = kpis if kpis is not None else KpiCollector()
-        suffix = _SUFFIX[fmt]
+        if partition_by is not None:
+            dtype = schema.columns.get(partition_by) if isinstance(partition_by, str) else None
+            if dtype is None:
+                msg = f"`partition_by` = {partition_by!r} is not a column of the log. " + (
+                    closest_hint(str(partition_by), schema.columns)
+                )
+                raise ConfigError(msg)
+            if not (dtype.is_integer() or dtype in (pl.Date, pl.String)):
+                msg = (
+                    f"`partition_by` column `{partition_by}` is {dtype}; a partition column must "
+                    "be an integer, a date or a string (e.g. the day)."
+                )
+                raise ConfigError(msg)
+        self.partition_by = partition_by
+        suffix = self._suffix = _SUFFIX[fmt]
         if self.shard is None:
             self._events_rel, self._kpis_rel = f"events{suffix}", "kpis.parquet"
+            if partition_by is not None:
+                self._events_rel = "events"
             units, manifest_rel = None, "manifest.json"
         else:
             part = f"shard={self.shard:05d}"
             self._events_rel = f"events/{part}/part-00000{suffix}"
+            if partition_by is not None:
+                self._events_rel = f"events/{part}"
             self._kpis_rel = f"kpis/{part}/part-00000.parquet"
             units, manifest_rel = [f"kpis/{part}", f"events/{part}"], f"manifests/{part}.json"
             if (self.path / "manifest.json").exists():
@@ -637,12 +665,11 @@ class EventLog:
         )
         # Removes the staging folder if the log is dropped or the interpreter exits unclosed.
         self._finalizer = weakref.finalize(self, self._staged.abort)
+        self._sink: _ParquetSink | _TextSink | None = None
+        self._partitions: list[dict[str, Any]] = []
         try:
-            file = self._staged.path / self._events_rel
-            file.parent.mkdir(parents=True, exist_ok=True)
-            self._sink = (
-                _ParquetSink(file, schema) if fmt == "parquet" else _TextSink(file, schema, fmt)
-            )
+            if partition_by is None:
+                self._sink = self._open(self._events_rel)
         except BaseException:
             self._finalizer()
             raise
@@ -652,6 +679,25 @@ class EventLog:
         self._chunks = 0
         self._state = "open"
         self.manifest: dict[str, Any] | None = None
+
+    def _open(self, rel: str) -> _ParquetSink | _TextSink:
+        file = self._staged.path / rel
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if self.fmt == "parquet":
+            return _ParquetSink(file, self.schema)
+        return _TextSink(file, self.schema, self.fmt)
+
+    def _roll(self, value: Any) -> None:
+        """Finish the current partition's file and start the one of `value`."""
+        if self._buffer:
+            self._write(pl.concat(self._buffer))
+            self._buffer, self._buffered = [], 0
+        if self._sink is not None:
+            self._sink.close()
+            self._partitions[-1]["rows"] = self._written - self._partitions[-1]["rows"]
+        rel = f"{self._events_rel}/{self.partition_by}={value}/part-00000{self._suffix}"
+        self._sink = self._open(rel)
+        self._partitions.append({"value": value, "events": rel, "rows": self._written})
 
     @property
     def buffered_rows(self) -> int:
@@ -699,6 +745,29 @@ class EventLog:
     def _push(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
+        if self.partition_by is None:
+            self._buffered_push(frame)
+            return
+        column = frame[self.partition_by]
+        if column.null_count():
+            msg = f"event log `{self.path}`: partition column `{self.partition_by}` has nulls."
+            raise ConfigError(msg)
+        values = column.unique(maintain_order=True).to_list()
+        current = self._partitions[-1]["value"] if self._partitions else None
+        for value in values:
+            if current is not None and value < current:
+                msg = (
+                    f"event log `{self.path}`: partition column `{self.partition_by}` went "
+                    f"back from {current} to {value}. Hint: a partitioned log is appended in "
+                    "order of that column."
+                )
+                raise ConfigError(msg)
+            if value != current:
+                self._roll(value)
+                current = value
+            self._buffered_push(frame if len(values) == 1 else frame.filter(column == value))
+
+    def _buffered_push(self, frame: pl.DataFrame) -> None:
         self._buffer.append(frame)
         self._buffered += frame.height
         if self._buffered < self.chunk_rows:
@@ -735,7 +804,10 @@ class EventLog:
             if self._buffer:
                 self._write(pl.concat(self._buffer))
                 self._buffer, self._buffered = [], 0
-            self._sink.close()
+            if self._sink is not None:
+                self._sink.close()
+            if self._partitions:
+                self._partitions[-1]["rows"] = self._written - self._partitions[-1]["rows"]
             kpi_frame = self.kpis.to_frame()
             kpi_file = self._staged.path / self._kpis_rel
             kpi_file.parent.mkdir(parents=True, exist_ok=True)
@@ -756,6 +828,10 @@ class EventLog:
                 "kpis": self._kpis_rel,
             }
             rows = {self._events_rel: self._written, self._kpis_rel: kpi_frame.height}
+            if self.partition_by is not None:
+                manifest["partition_by"] = self.partition_by
+                manifest["partitions"] = self._partitions
+                rows.update({p["events"]: p["rows"] for p in self._partitions})
             self.manifest = self._staged.commit(manifest, rows)
         except BaseException:
             self.abort()
@@ -771,7 +847,8 @@ class EventLog:
         self._state = "aborted"
         self._buffer, self._buffered = [], 0
         try:
-            self._sink.close()
+            if self._sink is not None:
+                self._sink.close()
         except Exception:  # the files are deleted next
             pass
         self._finalizer()
@@ -912,22 +989,34 @@ def _scan_manifests(source: Path, root: Path, manifests: list[dict[str, Any]]) -
         raise ConfigError(msg)
     schema, fmt = schemas[0], fmts.pop()
     sharded = manifests[0].get("shard") is not None
-    files = [root / m["events"] for m in manifests]
-    for f in files:
+    # (file, rows, shard) of every events file, partition by partition, shard by shard
+    parts = [
+        (root / p["events"], p.get("rows"), m.get("shard"))
+        for m in manifests
+        for p in (m["partitions"] if "partitions" in m else [m])
+    ]
+    for f, _, _ in parts:
         if not f.is_file():
             msg = f"event log file `{f}` named by its manifest is missing."
             raise ConfigError(msg)
-    if fmt == "parquet":
+    if not parts:  # a partitioned log without a row
+        empty = schema.empty()
+        if sharded:
+            empty = empty.with_columns(pl.lit(None, pl.Int64).alias("shard"))
+        return empty.lazy()
+    files = [f for f, _, _ in parts]
+    if fmt == "parquet" and not any("partitions" in m for m in manifests):
         if sharded:
             return pl.scan_parquet(files, hive_partitioning=True, hive_schema={"shard": pl.Int64})
         return pl.scan_parquet(files[0])
-    frames = [
-        _scan_text(f, fmt, schema, m.get("rows")) for f, m in zip(files, manifests, strict=True)
-    ]
+    if fmt == "parquet":
+        frames = [pl.scan_parquet(f, hive_partitioning=False) for f in files]
+    else:
+        frames = [_scan_text(f, fmt, schema, rows) for f, rows, _ in parts]
     if sharded:
         frames = [
-            lf.with_columns(pl.lit(m["shard"], pl.Int64).alias("shard"))
-            for lf, m in zip(frames, manifests, strict=True)
+            lf.with_columns(pl.lit(shard, pl.Int64).alias("shard"))
+            for lf, (_, _, shard) in zip(frames, parts, strict=True)
         ]
     return pl.concat(frames, how="vertical")
 

@@ -131,6 +131,7 @@ class FraudModel(SynthModel):
                 shard=shard,
                 kpis=self.kpis,
                 chunk_rows=chunk_rows,
+                partition_by="day",  # a file per day: a query of a few days reads only those
             )
 
     def event_schema(self) -> EventSchema:

@@ -627,3 +627,109 @@ def test_dataclass_parameters_are_recorded_as_data(tmp_path):
         log.append(step=np.arange(3, dtype=np.int32))
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["parameters"] == {"rate": 0.5}
+
+
+# --- partitions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", EVENT_FORMATS)
+def test_a_log_partitioned_by_step_has_a_file_per_step_and_reads_back_whole(tmp_path, fmt):
+    sizes = [1500, 0, 700, 1]  # step 1 has no rows, so it has no file
+    flat = write_simple(tmp_path / "flat", sizes, fmt=fmt)
+    log = write_simple(tmp_path / "part", sizes, fmt=fmt, partition_by="step")
+    suffix = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}[fmt]
+    files = sorted(
+        p.relative_to(tmp_path / "part").as_posix() for p in (tmp_path / "part").rglob("*")
+    )
+    expected = [f"events/step={s}/part-00000{suffix}" for s in (0, 2, 3)]
+    assert [f for f in files if f.startswith("events/step=") and "." in f] == expected
+    manifest = log.manifest
+    assert manifest["partition_by"] == "step"
+    assert [(p["value"], p["rows"]) for p in manifest["partitions"]] == [
+        (0, 1500),
+        (2, 700),
+        (3, 1),
+    ]
+    assert manifest["rows"] == sum(sizes)
+    assert all(
+        manifest["outputs"][p["events"]]["rows"] == p["rows"] for p in manifest["partitions"]
+    )
+    assert_frame_equal(read_events(tmp_path / "part"), read_events(tmp_path / "flat"))
+    assert flat.manifest["rows"] == manifest["rows"]
+
+
+def test_partitioned_shards_read_as_one_table_with_a_shard_column(tmp_path):
+    run = tmp_path / "run"
+    for shard, sizes in ((0, [10, 20]), (1, [5, 0, 7])):
+        write_simple(run, sizes, shard=shard, partition_by="step")
+    files = sorted(p.relative_to(run).as_posix() for p in (run / "events").rglob("*.parquet"))
+    assert files == [
+        "events/shard=00000/step=0/part-00000.parquet",
+        "events/shard=00000/step=1/part-00000.parquet",
+        "events/shard=00001/step=0/part-00000.parquet",
+        "events/shard=00001/step=2/part-00000.parquet",
+    ]
+    ours = read_events(run)
+    assert ours.columns == [*SIMPLE.names, "shard"]
+    assert ours.group_by("shard", "step").len().sort("shard", "step").rows() == [
+        (0, 0, 10), (0, 1, 20), (1, 0, 5), (1, 2, 7),
+    ]  # fmt: skip
+    # DuckDB reads the same dataset directly, hive folders and all
+    import duckdb
+
+    counts = duckdb.sql(
+        f"select shard::int as shard, count(*) from read_parquet('{run}/events/**/*.parquet', "
+        "hive_partitioning=true) group by shard order by shard"
+    ).fetchall()
+    assert counts == [(0, 30), (1, 12)]
+
+
+def test_bytes_of_a_partitioned_log_do_not_depend_on_the_appends(tmp_path):
+    rng = np.random.default_rng(5)
+    columns = simple_columns(rng, 3000)
+    columns["step"] = np.repeat(np.arange(3), 1000).astype(np.int32)
+    frame = SIMPLE.coerce(columns)
+    for name, cuts in (("one", [3000]), ("many", [1, 999, 1200, 800])):
+        with EventLog(tmp_path / name, schema=SIMPLE, chunk_rows=700, partition_by="step") as log:
+            start = 0
+            for n in cuts:
+                log.append_frame(frame.slice(start, n))
+                start += n
+    digest = {
+        name: {
+            p.relative_to(tmp_path / name).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in (tmp_path / name).rglob("*")
+            if p.is_file()
+        }
+        for name in ("one", "many")
+    }
+    assert digest["one"] == digest["many"]
+
+
+def test_an_empty_partitioned_log_reads_back_with_its_schema(tmp_path):
+    with EventLog(tmp_path / "e", schema=SIMPLE, partition_by="step") as log:
+        pass
+    assert log.manifest["partitions"] == []
+    back = read_events(tmp_path / "e")
+    assert back.height == 0 and back.schema == SIMPLE.polars_schema
+
+
+@pytest.mark.parametrize(
+    ("partition_by", "match"),
+    [
+        ("stp", r"`partition_by` = 'stp' is not a column of the log. Hint: did you mean `step`\?"),
+        ("amount", r"`partition_by` column `amount` is Float64; a partition column must be"),
+    ],
+)
+def test_bad_partition_columns_are_refused(tmp_path, partition_by, match):
+    with pytest.raises(ConfigError, match=match):
+        EventLog(tmp_path / "x", schema=SIMPLE, partition_by=partition_by)
+
+
+def test_a_partition_column_that_goes_back_is_refused(tmp_path):
+    rng = np.random.default_rng(2)
+    with pytest.raises(ConfigError, match="partition column `step` went back from 3 to 1"):
+        with EventLog(tmp_path / "x", schema=SIMPLE, partition_by="step") as log:
+            log.append(**simple_columns(rng, 5, step=3))
+            log.append(**simple_columns(rng, 5, step=1))
+    assert not (tmp_path / "x").exists()
