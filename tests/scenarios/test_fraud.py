@@ -196,6 +196,26 @@ def test_account_takeovers_run_victim_to_mules_to_cash_out(run: dict) -> None:
         assert all(hops[i][1] == hops[i + 1][0] for i in range(len(hops) - 1))
 
 
+def test_card_bursts_and_bust_outs_have_their_shapes(run: dict) -> None:
+    ev = run["events"].filter(pl.col("is_fraud"))
+    cnp = ev.filter(pl.col("typology").cast(pl.String) == "card_not_present")
+    bust = ev.filter(pl.col("typology").cast(pl.String) == "bust_out")
+    assert cnp.height and bust.height
+    for _, rows in cnp.group_by("case_id"):
+        # one victim's card, 3 to 8 online purchases at merchants within a few hours
+        assert rows["orig_account"].n_unique() == 1 and 3 <= rows.height <= 8
+        assert set(rows["type"].cast(pl.String)) == {"PAYMENT"}
+        assert set(rows["dest_kind"].cast(pl.String)) == {"merchant"}
+        assert (rows["timestamp"].max() - rows["timestamp"].min()).total_seconds() < 6 * 3600
+    for _, rows in bust.group_by("case_id"):
+        rows = rows.sort("timestamp", "tx_id")
+        first, rest = rows.row(0, named=True), rows.slice(1)
+        # a cheque deposited, then the same account spends and withdraws most of it
+        assert first["type"] == "CASH_IN" and first["channel"] == "cheque"
+        assert set(rest["orig_account"]) == {first["dest_account"]}
+        assert 0.8 * first["amount_received"] <= rest["amount"].sum() <= first["amount_received"]
+
+
 def test_illicit_accounts_also_live_ordinary_lives(run: dict) -> None:
     ev = run["events"]
     illicit = ev.filter(pl.col("is_laundering") | pl.col("is_fraud"))
