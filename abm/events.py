@@ -679,6 +679,8 @@ class EventLog:
         self._chunks = 0
         self._state = "open"
         self.manifest: dict[str, Any] | None = None
+        self.extra: dict[str, Any] = {}
+        """More entries for the manifest, set before `close` (a model adds the steps it ran)."""
 
     def _open(self, rel: str) -> _ParquetSink | _TextSink:
         file = self._staged.path / rel
@@ -826,6 +828,7 @@ class EventLog:
                 "rows": self._written,
                 "events": self._events_rel,
                 "kpis": self._kpis_rel,
+                **self.extra,
             }
             rows = {self._events_rel: self._written, self._kpis_rel: kpi_frame.height}
             if self.partition_by is not None:

@@ -468,6 +468,7 @@ class SynthModel(mesa.Model):
         self.running = False
         try:
             if self.event_log is not None and not self.event_log.closed:
+                self.event_log.extra["steps"] = self.clock.step
                 self.manifest = self.event_log.close()
         finally:
             _forget(self)

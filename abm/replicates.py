@@ -35,27 +35,29 @@ from plain data (`abm.params.read_params`), so only names and JSON values cross 
 from __future__ import annotations
 
 import inspect
-import multiprocessing
-import os
+import json
+import shutil
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from abm.events import EVENT_FORMATS
+from abm.execution import Backend, all_cores, open_backend
 from abm.params import params_to_dict, read_params
 from abm.registry import Scenario, available_scenarios, load_scenario
 from abm.rng import Streams
 from populations.errors import ConfigError, closest_hint
 from populations.output import StagedOutput, package_version, parameters_sha256
 
-__all__ = ["MANIFEST", "replicate_seed", "run_replicates"]
+__all__ = ["MANIFEST", "all_cores", "replicate_seed", "run_replicates"]
 
 MANIFEST = "replicates.json"
 """The run's manifest, at the top of the output folder (beside ``manifests/``)."""
+PLAN = "plan.json"
+"""What an unfinished run is (scenario, seed, replicates, format, parameters' sha256), kept in
+its temporary folder so that ``resume=True`` finds it; removed before the run is committed."""
 
 
 def replicate_seed(seed: int, shard: int | None) -> int | Streams:
@@ -77,13 +79,6 @@ def _count(value: Any, what: str, *, low: int) -> int:
         msg = f"`{what}` must be an integer >= {low}, got {value!r}."
         raise ConfigError(msg)
     return int(value)
-
-
-def all_cores() -> int:
-    """The number of CPU cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def _check_build(scenario: Scenario) -> None:
@@ -174,16 +169,20 @@ def run_replicates(
     out: str | Path,
     fmt: str = "parquet",
     processes: int = 1,
+    scheduler: str | None = None,
+    workers: int | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     progress: Callable[[int, int], Any] | None = None,
+    on_backend: Callable[[Backend], Any] | None = None,
 ) -> dict[str, Any]:
     """Run `n` replicates of `scenario` and write them as the shards of one folder `out`.
 
     Parameters
     ----------
     scenario : Scenario or str
-        The scenario, or its registered name. With ``processes > 1`` it must be registered (the
-        workers load it by name).
+        The scenario, or its registered name. Outside this process (``processes > 1``, Dask) it
+        must be registered (the workers load it by name).
     params : dataclass instance, mapping or None
         The scenario's parameters: an instance of ``scenario.parameters``, a mapping of values
         (as in a TOML file), or None for the defaults.
@@ -196,13 +195,21 @@ def run_replicates(
         `overwrite`, before any replicate runs.
     fmt : {"parquet", "csv", "jsonl"}
         The event logs' format.
-    processes : int
-        Worker processes: 1 runs in this process, 0 uses every core. Never more than `n`. The
-        files do not depend on it.
+    processes, scheduler, workers
+        Where the replicates run (`abm.execution.open_backend`): 1 process (this one), N local
+        processes (0: every core), a running Dask cluster (``scheduler="tcp://host:8786"``) or
+        a local Dask cluster of `workers` workers. The files do not depend on it.
     overwrite : bool
         Replace what `out` holds, once every replicate has finished.
+    resume : bool
+        Finish the run a killed process left unfinished (its temporary folder beside `out`):
+        the replicates it finished are kept, the others run. The run must have the same
+        scenario, parameters, seed, number of replicates and format; without such a folder the
+        run starts afresh.
     progress : callable, optional
         ``progress(done, n)`` after each replicate finishes (in the order they finish).
+    on_backend : callable, optional
+        Called with the backend once it is open (to show where the work runs).
 
     Returns
     -------
@@ -243,51 +250,44 @@ def run_replicates(
     params_data = params_to_dict(params)
     scenario.steps_in(params)
     _check_build(scenario)
-    workers = min(all_cores() if processes == 0 else processes, n)
-    if workers > 1:
-        registered = available_scenarios().get(scenario.name)
-        if registered is None:
-            msg = (
-                f"scenario `{scenario.name}` is not registered, so worker processes cannot load "
-                "it. Hint: register it (entry point group `synthworld.scenarios`) or use "
-                "processes=1."
-            )
-            raise ConfigError(msg)
     out = Path(out)
-    with StagedOutput(out, overwrite=overwrite, manifest=MANIFEST) as staged:
-        shards: dict[int, dict[str, Any]] = {}
-        if workers == 1:
-            for k in range(n):
-                shards[k] = _run_one(scenario, params, seed, k, staged.path, fmt)
+    plan = {
+        "scenario": scenario.name,
+        "seed": seed,
+        "replicates": n,
+        "format": fmt,
+        "parameters_sha256": parameters_sha256(params_data),
+    }
+    staging = _unfinished(out, plan) if resume else None
+    with StagedOutput(out, overwrite=overwrite, manifest=MANIFEST, staging=staging) as staged:
+        (staged.path / PLAN).write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+        shards = {k: s for k in range(n) if (s := _finished(staged.path, k)) is not None}
+        todo = [k for k in range(n) if k not in shards]
+        if progress is not None and shards:
+            progress(len(shards), n)
+        with open_backend(
+            processes=processes, scheduler=scheduler, workers=workers, tasks=len(todo)
+        ) as backend:
+            if on_backend is not None:
+                on_backend(backend)
+            if backend.kind == "serial":
+                fn, tasks = _run_one, [(scenario, params, seed, k, staged.path, fmt) for k in todo]
+            else:
+                if available_scenarios().get(scenario.name) is None:
+                    msg = (
+                        f"scenario `{scenario.name}` is not registered, so worker processes "
+                        "cannot load it. Hint: register it (entry point group "
+                        "`synthworld.scenarios`) or use processes=1."
+                    )
+                    raise ConfigError(msg)
+                fn = _worker
+                tasks = [(scenario.name, params_data, seed, k, str(staged.path), fmt) for k in todo]
+            for i, shard in backend.run(fn, tasks):
+                shards[todo[i]] = shard
                 if progress is not None:
                     progress(len(shards), n)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {
-                    pool.submit(
-                        _worker, scenario.name, params_data, seed, k, str(staged.path), fmt
-                    ): k
-                    for k in range(n)
-                }
-                pending = set(futures)
-                try:
-                    while pending:
-                        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                        for future in done:
-                            shards[futures[future]] = future.result()
-                            if progress is not None:
-                                progress(len(shards), n)
-                except BrokenProcessPool as exc:
-                    msg = (
-                        f"a worker process running `{scenario.name}` died ({exc}). Hint: run "
-                        "with processes=1 (--processes 1) to see its error; a script that "
-                        "starts workers needs `if __name__ == '__main__':`."
-                    )
-                    raise ConfigError(msg) from exc
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+        (staged.path / PLAN).unlink()
+        _drop_partials(staged.path)  # what killed tasks left (their work was done again)
         listed = [shards[k] for k in range(n)]
         rows: dict[str, Any] = {}
         for s in listed:
@@ -307,3 +307,40 @@ def run_replicates(
             "shards": listed,
         }
         return staged.commit(manifest, rows)
+
+
+def _unfinished(out: Path, plan: dict[str, Any]) -> Path | None:
+    """The temporary folder of an unfinished run of the same `plan` beside `out`, if any."""
+    for folder in StagedOutput.partial_folders(out):
+        try:
+            found = json.loads((folder / PLAN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if found == plan:
+            return folder
+    return None
+
+
+def _finished(staging: Path, shard: int) -> dict[str, Any] | None:
+    """What the run's manifest lists of shard `shard`, if an earlier attempt finished it."""
+    rel = f"manifests/shard={shard:05d}.json"
+    try:
+        manifest = json.loads((staging / rel).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outputs = manifest.get("outputs", {})
+    return {
+        "shard": shard,
+        "steps": manifest.get("steps"),
+        "rows": manifest.get("rows"),
+        "manifest": rel,
+        "events": manifest.get("events"),
+        "kpis": manifest.get("kpis"),
+        "kpi_rows": outputs.get(manifest.get("kpis"), {}).get("rows"),
+    }
+
+
+def _drop_partials(folder: Path) -> None:
+    for leftover in folder.rglob(".*.partial-*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)

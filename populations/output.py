@@ -134,6 +134,9 @@ class StagedOutput:
         incomplete.
     manifest : str
         Where the manifest goes, relative to `out`.
+    staging : Path, optional
+        Adopt this existing temporary folder (one a killed run left, found with `partial_folders`)
+        instead of making a new one, to finish what it holds (without `units` only).
 
     Examples
     --------
@@ -153,6 +156,7 @@ class StagedOutput:
         overwrite: bool,
         units: Sequence[str] | None = None,
         manifest: str = "manifest.json",
+        staging: Path | None = None,
     ) -> None:
         self.out = Path(out)
         self.units = None if units is None else [*units, manifest]
@@ -166,7 +170,10 @@ class StagedOutput:
             self._check_units(overwrite=overwrite)
             self.out.mkdir(parents=True, exist_ok=True)
             where, label = self.out, Path(manifest).stem
-        self.path = Path(tempfile.mkdtemp(prefix=f".{label}.partial-", dir=where))
+        if staging is not None and self.units is None:
+            self.path = Path(staging)
+        else:
+            self.path = Path(tempfile.mkdtemp(prefix=f".{label}.partial-", dir=where))
 
     def _check_units(self, *, overwrite: bool) -> None:
         blocker = _blocking_file(self.out) or (
@@ -185,6 +192,13 @@ class StagedOutput:
                 "or shard, or pass --overwrite (overwrite=True) to replace it."
             )
             raise OutputExistsError(msg)
+
+    @staticmethod
+    def partial_folders(out: Path) -> list[Path]:
+        """Temporary folders that unfinished writes of `out` left beside it, newest first."""
+        out = Path(out)
+        found = out.parent.glob(f".{out.name}.partial-*") if out.parent.is_dir() else []
+        return sorted((p for p in found if p.is_dir()), key=lambda p: -p.stat().st_mtime)
 
     def commit(self, manifest: Mapping[str, Any], rows: Mapping[str, Any]) -> dict[str, Any]:
         """Write the manifest (`manifest` plus each file's rows and sha256) and move into place.
