@@ -13,6 +13,12 @@ Each run is summarised by `summary` (a KPI frame of one run to named scalars; by
 ``NAME_sum``). The result gives per policy and outcome the baseline and policy means, the mean
 paired difference, its standard error and a t-based confidence interval.
 
+With `out`, the experiment is written to a folder (`abm.experiments.store`: resumable, a rerun
+with the same arguments skips the finished runs): ``manifest.json``, ``comparisons.parquet``
+(`WhatIfResult.to_frame`), ``replicates.parquet`` (arm, replicate, seed, outcome, value) and
+``kpis.parquet`` (arm, replicate, step, name, value and the KPI group columns: every run's KPI
+time series).
+
 Examples
 --------
 >>> from scenarios.outbreak import SCENARIO  # doctest: +SKIP
@@ -22,207 +28,45 @@ Examples
 >>> result.to_frame()  # doctest: +SKIP
 
 Worker processes (``processes > 1``) are started with ``spawn``; they load the scenario by name
-and rebuild the parameters from plain data, as `abm.replicates.run_replicates` does, and receive
-`build_kwargs` once each (it must be picklable).
+and rebuild the parameters from plain data (`abm.experiments.jobs`), and receive `build_kwargs`
+once each (it must be picklable).
 """
 
 from __future__ import annotations
 
-import copy
-import math
-import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
-from scipy import stats
 
-from abm.params import params_to_dict, read_params
-from abm.registry import Scenario, available_scenarios, load_scenario
-from abm.replicates import all_cores, replicate_seed
+from abm.experiments.changes import apply_changes, as_params, changed
+from abm.experiments.jobs import Job, as_scenario, check_int, run_jobs, whole_run
+from abm.experiments.outcomes import (
+    Summary,
+    check_confidence,
+    check_summary,
+    default_summary,
+    mean_interval,
+    outcomes_frame,
+    summarise,
+)
+from abm.experiments.store import (
+    ExperimentStore,
+    experiment_identity,
+    run_name,
+    run_resumable,
+    stack,
+)
+from abm.params import params_to_dict
+from abm.registry import Scenario
 from populations.errors import ConfigError
 
 __all__ = ["BASELINE", "WhatIfResult", "default_summary", "replicate_kpis", "what_if"]
 
 BASELINE = "baseline"
 """The baseline's name in the ``arm`` column of the per-replicate table."""
-
-Summary = Callable[[pl.DataFrame], Mapping[str, float]]
-
-# --------------------------------------------------------------------------- arguments
-
-
-def _scenario(scenario: Scenario | str) -> Scenario:
-    if isinstance(scenario, str):
-        scenario = load_scenario(scenario)
-    if not isinstance(scenario, Scenario):
-        msg = f"`scenario` must be a Scenario or a scenario name, got {type(scenario).__name__}."
-        raise ConfigError(msg)
-    return scenario
-
-
-def _int(value: Any, what: str, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        msg = f"`{what}` must be an integer >= {low}, got {value!r}."
-        raise ConfigError(msg)
-    return int(value)
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """``{"a": {"b": 1}, "c.d": 2}`` as ``[("a.b", 1), ("c.d", 2)]``."""
-    items: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            items.extend(_flatten(value, name + "."))
-        else:
-            items.append((name, value))
-    return items
-
-
-def _apply(cls: type, base: Mapping[str, Any], changes: Any, what: str) -> Any:
-    """`base` (plain data) with `changes` (``key=value`` strings or a mapping) as `cls`."""
-    data = copy.deepcopy(dict(base))
-    if changes is None:
-        changes = ()
-    if isinstance(changes, str):
-        changes = [changes]
-    try:
-        if isinstance(changes, Mapping):
-            for key, value in _flatten(changes):
-                node = data
-                *parents, last = key.split(".")
-                for part in parents:
-                    node = node.setdefault(part, {})
-                    if not isinstance(node, dict):
-                        msg = f"`{key}`: `{part}` is a value, not a table of parameters"
-                        raise ConfigError(msg)
-                node[last] = copy.deepcopy(value)
-            return read_params(cls, toml=data)
-        if isinstance(changes, Sequence):
-            return read_params(cls, toml=data, overrides=list(changes))
-    except ConfigError as exc:
-        msg = f"{what}: {exc}"
-        raise ConfigError(msg) from None
-    msg = (
-        f"{what}: expected overrides (a list of 'key=value' strings) or a mapping of "
-        f"parameters, got {type(changes).__name__}."
-    )
-    raise ConfigError(msg)
-
-
-def _params(scenario: Scenario, params: Any, what: str = "`params`") -> Any:
-    """Parameters given as an instance, a mapping, overrides or None, as an instance."""
-    cls = scenario.parameters
-    if isinstance(params, cls):
-        return params
-    if is_dataclass(params) and not isinstance(params, type):
-        msg = (
-            f"{what} must be a {cls.__name__} (scenario `{scenario.name}`), a mapping, "
-            f"overrides or None, got {type(params).__name__}."
-        )
-        raise ConfigError(msg)
-    return _apply(cls, {}, params, what)
-
-
-def _workers(scenario: Scenario, processes: int, jobs: int) -> int:
-    processes = _int(processes, "processes", low=0)
-    workers = min(all_cores() if processes == 0 else processes, jobs)
-    if workers > 1 and scenario.name not in available_scenarios():
-        msg = (
-            f"scenario `{scenario.name}` is not registered, so worker processes cannot load it. "
-            "Hint: register it (entry point group `synthworld.scenarios`) or use processes=1."
-        )
-        raise ConfigError(msg)
-    return workers
-
-
-# --------------------------------------------------------------------------- running
-
-
-def _whole_run(kpis: pl.DataFrame) -> pl.DataFrame:
-    """The rows of a KPI frame without any group (``step``, ``name``, ``value``)."""
-    groups = [c for c in kpis.columns if c not in ("step", "name", "value")]
-    if groups:
-        kpis = kpis.filter(pl.all_horizontal(pl.col(g).is_null() for g in groups))
-    return kpis.select(
-        pl.col("step").cast(pl.Int64), pl.col("name").cast(pl.String), pl.col("value")
-    )
-
-
-def _run(
-    scenario: Scenario, params: Any, root: int, k: int, build_kwargs: Mapping[str, Any]
-) -> pl.DataFrame:
-    """Replicate `k` of `root` with no event log; its whole-run KPIs."""
-    model = scenario.build(params, seed=replicate_seed(root, k), out=None, **build_kwargs)
-    with model:
-        model.run(scenario.steps_in(params))
-    return _whole_run(model.kpis.to_frame())
-
-
-_STATE: dict[str, Any] = {}
-
-
-def _init_worker(name: str, build_kwargs: Mapping[str, Any]) -> None:
-    _STATE["scenario"] = load_scenario(name)
-    _STATE["build_kwargs"] = dict(build_kwargs)
-    _STATE["params"] = {}
-
-
-def _worker(params_data: dict[str, Any], root: int, k: int) -> pl.DataFrame:
-    scenario = _STATE["scenario"]
-    key = repr(params_data)
-    cache = _STATE["params"]
-    if key not in cache:
-        cache[key] = read_params(scenario.parameters, toml=params_data)
-    return _run(scenario, cache[key], root, k, _STATE["build_kwargs"])
-
-
-def _run_all(
-    scenario: Scenario,
-    jobs: Sequence[tuple[Any, int, int]],
-    *,
-    processes: int,
-    build_kwargs: Mapping[str, Any] | None,
-) -> list[pl.DataFrame]:
-    """The whole-run KPIs of each job ``(params, root seed, replicate)``, in order."""
-    build_kwargs = dict(build_kwargs or {})
-    if "seed" in build_kwargs or "out" in build_kwargs or "shard" in build_kwargs:
-        msg = "`build_kwargs` must not set `seed`, `out` or `shard` (the experiment sets them)."
-        raise ConfigError(msg)
-    for params, _, _ in jobs:
-        scenario.steps_in(params)
-    workers = _workers(scenario, processes, len(jobs))
-    if workers == 1:
-        return [_run(scenario, p, root, k, build_kwargs) for p, root, k in jobs]
-    data = [params_to_dict(p) for p, _, _ in jobs]
-    context = multiprocessing.get_context("spawn")
-    try:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(scenario.name, build_kwargs),
-        ) as pool:
-            futures = [
-                pool.submit(_worker, d, root, k) for d, (_, root, k) in zip(data, jobs, strict=True)
-            ]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-    except BrokenProcessPool as exc:
-        msg = (
-            f"a worker process running `{scenario.name}` died ({exc}). Hint: run with "
-            "processes=1 to see its error; a script that starts workers needs "
-            "`if __name__ == '__main__':`."
-        )
-        raise ConfigError(msg) from exc
 
 
 def replicate_kpis(
@@ -244,31 +88,17 @@ def replicate_kpis(
 
     Returns a tidy frame ``replicate, step, name, value``: the KPI rows without groups.
     """
-    scenario = _scenario(scenario)
-    seed = _int(seed, "seed", low=0)
-    n = _int(n, "n", low=1)
-    params = _params(scenario, params)
-    frames = _run_all(
-        scenario, [(params, seed, k) for k in range(n)], processes=processes,
-        build_kwargs=build_kwargs,
-    )  # fmt: skip
-    return pl.concat(
-        [f.select(pl.lit(k, pl.Int64).alias("replicate"), pl.all()) for k, f in enumerate(frames)]
+    scenario = as_scenario(scenario)
+    seed = check_int(seed, "seed", low=0)
+    n = check_int(n, "n", low=1)
+    params = as_params(scenario, params)
+    jobs = [Job(params, seed, k) for k in range(n)]
+    frames = dict(
+        run_jobs(scenario, jobs, processes=processes, build_kwargs=build_kwargs, groups=False)
     )
-
-
-# --------------------------------------------------------------------------- what if
-
-
-def default_summary(kpis: pl.DataFrame) -> dict[str, float]:
-    """Per KPI of one run: its value at the last step (``NAME_last``) and its sum over steps
-    (``NAME_sum``)."""
-    kpis = _whole_run(kpis)
-    out: dict[str, float] = {}
-    for (name,), rows in kpis.sort("step").group_by("name", maintain_order=True):
-        out[f"{name}_last"] = float(rows["value"][-1])
-        out[f"{name}_sum"] = float(rows["value"].sum())
-    return dict(sorted(out.items()))
+    return pl.concat(
+        [frames[k].select(pl.lit(k, pl.Int64).alias("replicate"), pl.all()) for k in range(n)]
+    )
 
 
 @dataclass(frozen=True)
@@ -286,28 +116,34 @@ class WhatIfResult:
         root seed the arm's replicates come from), ``outcome``, ``value``.
     confidence : float
     common_random_numbers : bool
+    kpis : polars.DataFrame or None
+        Every run's KPI time series (``arm, replicate, step, name, value`` and the group
+        columns), if asked for (``keep_kpis=True`` or `out`).
+    executed : int
+        How many runs this call computed (fewer than all when it resumed a folder).
     """
 
     comparisons: pl.DataFrame
     replicates: pl.DataFrame
     confidence: float
     common_random_numbers: bool
+    kpis: pl.DataFrame | None = None
+    executed: int = 0
 
     def to_frame(self) -> pl.DataFrame:
         """The comparisons (one row per policy and outcome)."""
         return self.comparisons
 
 
-def _summarise(summary: Summary, kpis: pl.DataFrame, what: str) -> dict[str, float]:
-    values = summary(kpis)
-    if not isinstance(values, Mapping):
-        msg = f"`summary` must return a mapping of outcome names to numbers, got {values!r}."
-        raise ConfigError(msg)
-    try:
-        return {str(k): float(v) for k, v in values.items()}
-    except (TypeError, ValueError):
-        msg = f"`summary` returned a non-numeric outcome for {what}: {dict(values)!r}."
-        raise ConfigError(msg) from None
+_COMPARISONS = {
+    "policy": pl.String,
+    "outcome": pl.String,
+    "n": pl.Int64,
+    **dict.fromkeys(
+        ("baseline_mean", "policy_mean", "diff_mean", "diff_sd", "diff_se", "ci_low", "ci_high"),
+        pl.Float64,
+    ),
+}
 
 
 def _compare(table: pl.DataFrame, policies: Sequence[str], confidence: float) -> pl.DataFrame:
@@ -324,37 +160,22 @@ def _compare(table: pl.DataFrame, policies: Sequence[str], confidence: float) ->
         )
         for (outcome,), g in paired.group_by("outcome", maintain_order=True):
             b, p = g["baseline"].to_numpy(), g["policy"].to_numpy()
-            d = p - b
-            n = d.size
-            sd = float(np.std(d, ddof=1)) if n > 1 else math.nan
-            se = sd / math.sqrt(n) if n > 1 else math.nan
-            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se if n > 1 else math.nan
-            mean = float(d.mean())
+            diff = mean_interval(p - b, confidence)
             rows.append(
                 {
                     "policy": policy,
                     "outcome": outcome,
-                    "n": n,
+                    "n": b.size,
                     "baseline_mean": float(b.mean()),
                     "policy_mean": float(p.mean()),
-                    "diff_mean": mean,
-                    "diff_sd": sd,
-                    "diff_se": se,
-                    "ci_low": mean - half,
-                    "ci_high": mean + half,
+                    "diff_mean": diff["mean"],
+                    "diff_sd": diff["sd"],
+                    "diff_se": diff["se"],
+                    "ci_low": diff["ci_low"],
+                    "ci_high": diff["ci_high"],
                 }
             )
-    schema = {
-        "policy": pl.String,
-        "outcome": pl.String,
-        "n": pl.Int64,
-        **dict.fromkeys(
-            ("baseline_mean", "policy_mean", "diff_mean", "diff_sd", "diff_se", "ci_low"),
-            pl.Float64,
-        ),
-        "ci_high": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=_COMPARISONS)
 
 
 def what_if(
@@ -369,6 +190,10 @@ def what_if(
     common_random_numbers: bool = True,
     confidence: float = 0.95,
     build_kwargs: Mapping[str, Any] | None = None,
+    keep_kpis: bool = False,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> WhatIfResult:
     """Compare `policies` with `baseline` over `n` paired replicates.
 
@@ -397,59 +222,85 @@ def what_if(
     build_kwargs : mapping, optional
         Extra arguments to ``scenario.build`` (e.g. ``persons=...``); picklable if
         ``processes > 1``.
+    keep_kpis : bool
+        Keep every run's KPI time series, with group rows, in ``result.kpis``.
+    out : path, optional
+        Write the experiment to this folder (see the module docstring), resuming it if it
+        holds this same experiment unfinished.
+    overwrite : bool
+        Replace whatever `out` holds (another experiment, or this one, started afresh).
+    progress : callable, optional
+        ``progress(done, total)`` as runs finish (``total`` = arms x `n`).
 
     Raises
     ------
     ConfigError
         For bad arguments, and a policy setting an unknown parameter (naming the policy and the
         closest parameter) or a bad value.
+    OutputExistsError
+        If `out` holds anything but this experiment, and not `overwrite`.
     """
-    scenario = _scenario(scenario)
-    seed = _int(seed, "seed", low=0)
-    n = _int(n, "n", low=2)
-    if isinstance(confidence, bool) or not isinstance(confidence, float | int):
-        msg = f"`confidence` must be a number in (0, 1), got {confidence!r}."
-        raise ConfigError(msg)
-    if not 0 < confidence < 1:
-        msg = f"`confidence` must be in (0, 1), got {confidence!r}. Hint: 0.95"
-        raise ConfigError(msg)
-    if not callable(summary):
-        msg = f"`summary` must be a callable, got {type(summary).__name__}."
-        raise ConfigError(msg)
+    scenario = as_scenario(scenario)
+    seed = check_int(seed, "seed", low=0)
+    n = check_int(n, "n", low=2)
+    confidence = check_confidence(confidence)
+    summary = check_summary(summary)
     if not isinstance(policies, Mapping) or not policies:
         msg = "`policies` must be a non-empty mapping of policy names to overrides."
         raise ConfigError(msg)
-    base = _params(scenario, baseline, "baseline")
+    base = as_params(scenario, baseline, "baseline")
     base_data = params_to_dict(base)
     arms: list[tuple[str, Any, int]] = [(BASELINE, base, seed)]
     for i, (name, changes) in enumerate(policies.items()):
         if not isinstance(name, str) or not name or name == BASELINE:
             msg = f"policy names must be non-empty strings other than `{BASELINE}`, got {name!r}."
             raise ConfigError(msg)
-        params = _apply(scenario.parameters, base_data, changes, f"policy `{name}`")
+        params = apply_changes(scenario.parameters, base_data, changes, f"policy `{name}`")
         arms.append((name, params, seed if common_random_numbers else seed + 1 + i))
-    jobs = [(params, root, k) for _, params, root in arms for k in range(n)]
-    frames = _run_all(scenario, jobs, processes=processes, build_kwargs=build_kwargs)
-    records: dict[str, list[Any]] = {c: [] for c in ("arm", "replicate", "seed", "outcome")}
-    records["value"] = []
-    for j, frame in enumerate(frames):
-        arm, _, root = arms[j // n]
-        k = j % n
-        for outcome, value in _summarise(summary, frame, f"{arm} replicate {k}").items():
-            records["arm"].append(arm)
-            records["replicate"].append(k)
-            records["seed"].append(root)
-            records["outcome"].append(outcome)
-            records["value"].append(value)
-    table = pl.DataFrame(
-        records,
-        schema={
-            "arm": pl.String,
-            "replicate": pl.Int64,
-            "seed": pl.Int64,
-            "outcome": pl.String,
-            "value": pl.Float64,
-        },
+    jobs = [Job(params, root, k) for _, params, root in arms for k in range(n)]
+    names = [run_name(a, k) for a in range(len(arms)) for k in range(n)]
+    keep_kpis = keep_kpis or out is not None
+    store = None
+    if out is not None:
+        identity = experiment_identity(
+            "whatif", scenario, base, seed=seed, replicates=n, summary=summary,
+            common_random_numbers=common_random_numbers, build_kwargs=build_kwargs,
+        )  # fmt: skip
+        identity["policies"] = {name: changed(base_data, p) for name, p, _ in arms[1:]}
+        identity["confidence"] = confidence
+        parts = ("outcomes", "kpis")
+        store = ExperimentStore(Path(out), identity, parts=parts, overwrite=overwrite)
+
+    def compute(todo: list[int]) -> Any:
+        chosen = [jobs[t] for t in todo]
+        runs = run_jobs(
+            scenario, chosen, processes=processes, build_kwargs=build_kwargs, groups=keep_kpis
+        )
+        for i, kpis in runs:
+            j = todo[i]
+            arm = arms[j // n][0]
+            values = summarise(summary, whole_run(kpis), f"{arm} replicate {j % n}")
+            record = {"outcomes": outcomes_frame(values)}
+            if keep_kpis:
+                record["kpis"] = kpis
+            yield j, record
+
+    records, executed = run_resumable(names, compute, store=store, progress=progress)
+    keys = {
+        "arm": pl.Series([arms[j // n][0] for j in range(len(jobs))], dtype=pl.String),
+        "replicate": pl.Series([j % n for j in range(len(jobs))], dtype=pl.Int64),
+        "seed": pl.Series([arms[j // n][2] for j in range(len(jobs))], dtype=pl.Int64),
+    }
+    table = stack([r["outcomes"] for r in records], keys)
+    comparisons = _compare(table, [a for a, _, _ in arms[1:]], confidence)
+    kpis = None
+    if keep_kpis:
+        kpis = stack([r["kpis"] for r in records], {k: keys[k] for k in ("arm", "replicate")})
+    if store is not None:
+        store.complete(
+            {"comparisons": comparisons, "replicates": table, "kpis": kpis},
+            {"runs": len(jobs), "outcomes": table["outcome"].unique(maintain_order=True).to_list()},
+        )
+    return WhatIfResult(
+        comparisons, table, confidence, bool(common_random_numbers), kpis=kpis, executed=executed
     )
-    comparisons = _compare(table, [a for a, _, _ in arms[1:]], float(confidence))
-    return WhatIfResult(comparisons, table, float(confidence), bool(common_random_numbers))

@@ -4,7 +4,11 @@ A mistake in the user's input prints one line, ``error: ...``, and exits with co
 prints one line too and exits with 1. ``--debug`` shows the traceback instead.
 """
 
-from synthworld.cli import populate, run  # noqa: F401 - importing registers the commands
+from synthworld.cli import (  # noqa: F401 - importing registers the commands
+    experiments,
+    populate,
+    run,
+)
 from synthworld.cli.app import cli, main
 
 __all__ = ["cli", "main"]
