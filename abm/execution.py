@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 from populations.errors import ConfigError
 
-__all__ = ["Backend", "all_cores", "open_backend"]
+__all__ = ["Backend", "Execution", "all_cores", "open_backend"]
 
 DASK_HINT = "Hint: install the extra with `pip install 'synthworld[dask]'`."
 
@@ -213,3 +214,27 @@ def open_backend(
     if tasks:
         count = min(count, tasks)
     return Backend() if count <= 1 else _LocalProcesses(count)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where tasks are to run, as plain data (what ``--processes``, ``--scheduler`` and
+    ``--workers`` say); `open` makes the backend.
+
+    >>> Execution(processes=2).open(tasks=1).describe()  # never more workers than tasks
+    'this process'
+    """
+
+    processes: int = 1
+    scheduler: str | None = None
+    workers: int | None = None
+    on_open: Callable[[Backend], Any] | None = field(default=None, compare=False, repr=False)
+    """Called with each backend opened (a command line shows where the work runs)."""
+
+    def open(self, *, tasks: int = 0) -> Backend:
+        backend = open_backend(
+            processes=self.processes, scheduler=self.scheduler, workers=self.workers, tasks=tasks
+        )
+        if self.on_open is not None:
+            self.on_open(backend)
+        return backend

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from abm.events import EVENT_FORMATS
-from abm.execution import Backend, all_cores, open_backend
+from abm.execution import Execution, all_cores
 from abm.params import params_to_dict, read_params
 from abm.registry import Scenario, available_scenarios, load_scenario
 from abm.rng import Streams
@@ -154,7 +154,14 @@ def _run_one(
 def _worker(
     name: str, params_data: dict[str, Any], seed: int, shard: int, out: str, fmt: str
 ) -> dict[str, Any]:
-    """One replicate in a worker process: only plain data came across."""
+    """One replicate in a worker process: only plain data came across.
+
+    Idempotent: a replicate already written (a Dask worker that died after finishing it loses
+    its result, and the scheduler runs it again) is read back instead of run again.
+    """
+    done = _finished(Path(out), shard)
+    if done is not None:
+        return done
     scenario = load_scenario(name)
     params = read_params(scenario.parameters, toml=params_data)
     return _run_one(scenario, params, seed, shard, Path(out), fmt)
@@ -169,12 +176,10 @@ def run_replicates(
     out: str | Path,
     fmt: str = "parquet",
     processes: int = 1,
-    scheduler: str | None = None,
-    workers: int | None = None,
+    execution: Execution | None = None,
     overwrite: bool = False,
     resume: bool = False,
     progress: Callable[[int, int], Any] | None = None,
-    on_backend: Callable[[Backend], Any] | None = None,
 ) -> dict[str, Any]:
     """Run `n` replicates of `scenario` and write them as the shards of one folder `out`.
 
@@ -195,10 +200,13 @@ def run_replicates(
         `overwrite`, before any replicate runs.
     fmt : {"parquet", "csv", "jsonl"}
         The event logs' format.
-    processes, scheduler, workers
-        Where the replicates run (`abm.execution.open_backend`): 1 process (this one), N local
-        processes (0: every core), a running Dask cluster (``scheduler="tcp://host:8786"``) or
-        a local Dask cluster of `workers` workers. The files do not depend on it.
+    processes : int
+        Worker processes: 1 runs in this process, 0 uses every core. The files do not depend
+        on it.
+    execution : abm.execution.Execution, optional
+        Where the replicates run, instead of `processes`: local processes, a running Dask
+        cluster (``Execution(scheduler="tcp://host:8786")``) or a local one
+        (``Execution(workers=2)``). The files do not depend on it.
     overwrite : bool
         Replace what `out` holds, once every replicate has finished.
     resume : bool
@@ -208,8 +216,6 @@ def run_replicates(
         run starts afresh.
     progress : callable, optional
         ``progress(done, n)`` after each replicate finishes (in the order they finish).
-    on_backend : callable, optional
-        Called with the backend once it is open (to show where the work runs).
 
     Returns
     -------
@@ -265,11 +271,8 @@ def run_replicates(
         todo = [k for k in range(n) if k not in shards]
         if progress is not None and shards:
             progress(len(shards), n)
-        with open_backend(
-            processes=processes, scheduler=scheduler, workers=workers, tasks=len(todo)
-        ) as backend:
-            if on_backend is not None:
-                on_backend(backend)
+        where = execution if execution is not None else Execution(processes=processes)
+        with where.open(tasks=len(todo)) as backend:
             if backend.kind == "serial":
                 fn, tasks = _run_one, [(scenario, params, seed, k, staged.path, fmt) for k in todo]
             else:

@@ -268,7 +268,7 @@ def test_replicates_in_two_processes(toy, cli):
     assert (m["seed"], m["replicates"], m["parameters"]["steps"]) == (9, 3, 5)
     assert events["shard"].unique().sort().to_list() == [0, 1, 2]
     assert events.height == m["rows"]
-    assert f"Ran 3 replicates of `toy` for 5 steps (seed 9, 2 processes): {m['rows']} events." in (
+    assert f"Ran 3 replicates of `toy` for 5 steps (seed 9, on 2 local processes): {m['rows']} events." in (
         result.out
     )
     for s in m["shards"]:  # rows per replicate in the summary

@@ -10,27 +10,27 @@ it at once (`abm.experiments.store`) and put results in job order afterwards: no
 depends on the number of processes.
 
 Worker processes are started with ``spawn`` (polars and numpy threads do not survive ``fork``);
-each loads the scenario by name (`abm.registry.load_scenario`), rebuilds the parameters from
-plain data (`abm.params.read_params`) and receives `build_kwargs` once (they must be
-picklable), as `abm.replicates.run_replicates` does. Process pools come from the standard
-library's `concurrent.futures`.
+each loads the scenario by name (`abm.registry.load_scenario`) and rebuilds the parameters from
+plain data (`abm.params.read_params`), once per worker; `build_kwargs` go with every job (they
+must be picklable). Where jobs run is `abm.execution`'s choice: this process, local processes,
+or a Dask cluster.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
+import json
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from abm.execution import Execution, all_cores
 from abm.params import params_to_dict, read_params
 from abm.registry import Scenario, available_scenarios, load_scenario
-from abm.replicates import all_cores, replicate_seed
+from abm.replicates import replicate_seed
 from populations.errors import ConfigError
 
 __all__ = ["Job", "as_scenario", "check_int", "run_jobs", "whole_run", "worker_count"]
@@ -108,23 +108,28 @@ def _run(
     return _kpis(model.kpis.to_frame(), groups=groups)
 
 
-_STATE: dict[str, Any] = {}
+@functools.cache
+def _scenario_named(name: str) -> Scenario:
+    return load_scenario(name)
 
 
-def _init_worker(name: str, build_kwargs: Mapping[str, Any]) -> None:
-    _STATE["scenario"] = load_scenario(name)
-    _STATE["build_kwargs"] = dict(build_kwargs)
-    _STATE["params"] = {}
+@functools.lru_cache(maxsize=256)
+def _params_of(name: str, key: str) -> Any:
+    return read_params(_scenario_named(name).parameters, toml=json.loads(key))
 
 
-def _worker(params_data: dict[str, Any], root: int, k: int, groups: bool) -> pl.DataFrame:  # noqa: FBT001
-    scenario = _STATE["scenario"]
-    key = repr(params_data)
-    cache = _STATE["params"]
-    if key not in cache:
-        cache[key] = read_params(scenario.parameters, toml=params_data)
-    job = Job(cache[key], root, k)
-    return _run(scenario, job, _STATE["build_kwargs"], groups=groups)
+def _worker(
+    name: str,
+    build_kwargs: Mapping[str, Any],
+    params_key: str,
+    root: int,
+    k: int,
+    groups: bool,  # noqa: FBT001
+) -> pl.DataFrame:
+    """One job where it runs (a local process or a Dask worker): only plain data came across;
+    the scenario and parameters are loaded once per worker."""
+    job = Job(_params_of(name, params_key), root, k)
+    return _run(_scenario_named(name), job, build_kwargs, groups=groups)
 
 
 def _check_kwargs(build_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -142,6 +147,7 @@ def run_jobs(
     processes: int = 1,
     build_kwargs: Mapping[str, Any] | None = None,
     groups: bool = False,
+    execution: Execution | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame]]:
     """Run `jobs`; yield ``(index in jobs, KPI frame)`` for each as it finishes.
 
@@ -158,6 +164,8 @@ def run_jobs(
     groups : bool
         Keep the KPI rows of groups (``zone``, ``age_band``, ...) besides the whole-run rows
         (``step, name, value``).
+    execution : abm.execution.Execution, optional
+        Where the jobs run, instead of `processes` (local processes or a Dask cluster).
 
     Raises
     ------
@@ -167,37 +175,23 @@ def run_jobs(
     build_kwargs = _check_kwargs(build_kwargs)
     for job in jobs:
         scenario.steps_in(job.params)
-    workers = worker_count(scenario, processes, len(jobs))
-    if workers == 1:
-        for i, job in enumerate(jobs):
-            yield i, _run(scenario, job, build_kwargs, groups=groups)
-        return
-    context = multiprocessing.get_context("spawn")
-    data = {id(job.params): params_to_dict(job.params) for job in jobs}
-    try:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(scenario.name, build_kwargs),
-        ) as pool:
-            futures = {
-                pool.submit(_worker, data[id(j.params)], j.root, j.replicate, groups): i
-                for i, j in enumerate(jobs)
-            }
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=futures.__getitem__):
-                        yield futures[future], future.result()
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-    except BrokenProcessPool as exc:
-        msg = (
-            f"a worker process running `{scenario.name}` died ({exc}). Hint: run with "
-            "processes=1 (--processes 1) to see its error; a script that starts workers needs "
-            "`if __name__ == '__main__':`."
-        )
-        raise ConfigError(msg) from exc
+    check_int(processes, "processes", low=0)
+    where = execution if execution is not None else Execution(processes=processes)
+    with where.open(tasks=len(jobs)) as backend:
+        if backend.kind == "serial":
+            for i, job in enumerate(jobs):
+                yield i, _run(scenario, job, build_kwargs, groups=groups)
+            return
+        if scenario.name not in available_scenarios():
+            msg = (
+                f"scenario `{scenario.name}` is not registered, so worker processes cannot "
+                "load it. Hint: register it (entry point group `synthworld.scenarios`) or use "
+                "processes=1."
+            )
+            raise ConfigError(msg)
+        keys = {id(j.params): json.dumps(params_to_dict(j.params), sort_keys=True) for j in jobs}
+        tasks = [
+            (scenario.name, build_kwargs, keys[id(j.params)], j.root, j.replicate, groups)
+            for j in jobs
+        ]
+        yield from backend.run(_worker, tasks)

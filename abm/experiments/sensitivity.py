@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from abm.execution import Execution
 from abm.experiments.changes import as_params
 from abm.experiments.designs import Design, Factor, factors
 from abm.experiments.jobs import as_scenario, check_int
@@ -379,6 +380,7 @@ def sensitivity(
     replicates: int = 1,
     baseline: Any = None,
     processes: int = 1,
+    execution: Execution | None = None,
     summary: Summary = default_summary,
     common_random_numbers: bool = True,
     confidence: float = 0.95,
@@ -414,6 +416,8 @@ def sensitivity(
         The scenario parameters that are not varied.
     processes : int
         Worker processes for scenario runs (0: every core); results do not depend on it.
+    execution : abm.execution.Execution, optional
+        Where the runs go instead of `processes`: local processes or a Dask cluster.
     summary : callable
         A run's KPI frame to named outcomes (scenarios).
     common_random_numbers : bool
@@ -462,7 +466,13 @@ def sensitivity(
         base = as_params(scenario, baseline, "baseline")
         found = factors(vary, scenario.parameters, base)
     else:
-        if replicates != 1 or processes != 1 or out is not None or baseline is not None:
+        if (
+            replicates != 1
+            or processes != 1
+            or execution is not None
+            or out is not None
+            or baseline is not None
+        ):
             msg = (
                 "a function is evaluated once per sample in this process: `replicates`, "
                 "`processes`, `baseline` and `out` are for scenarios."
@@ -499,6 +509,7 @@ def sensitivity(
         store = ExperimentStore(Path(out), identity, overwrite=overwrite)
     results, executed = run_points(
         scenario, params, seed=seed, replicates=replicates, processes=processes,
+        execution=execution,
         summary=summary, common_random_numbers=common_random_numbers,
         build_kwargs=build_kwargs, store=store, progress=progress,
     )  # fmt: skip

@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from abm.execution import Execution
 from abm.experiments.changes import apply_changes, as_params
 from abm.experiments.designs import Design
 from abm.experiments.jobs import Job, as_scenario, check_int, run_jobs
@@ -134,6 +135,7 @@ def run_points(
     seed: int,
     replicates: int,
     processes: int,
+    execution: Execution | None,
     summary: Summary,
     common_random_numbers: bool,
     build_kwargs: Mapping[str, Any] | None,
@@ -148,7 +150,10 @@ def run_points(
 
     def compute(todo: list[int]) -> Any:
         chosen = [jobs[t] for t in todo]
-        runs = run_jobs(scenario, chosen, processes=processes, build_kwargs=build_kwargs)
+        runs = run_jobs(
+            scenario, chosen, processes=processes, execution=execution,
+            build_kwargs=build_kwargs,
+        )  # fmt: skip
         for i, kpis in runs:
             j = todo[i]
             what = f"point {j // replicates} replicate {j % replicates}"
@@ -171,6 +176,7 @@ def sweep(
     replicates: int = 1,
     baseline: Any = None,
     processes: int = 1,
+    execution: Execution | None = None,
     summary: Summary = default_summary,
     common_random_numbers: bool = True,
     build_kwargs: Mapping[str, Any] | None = None,
@@ -195,6 +201,8 @@ def sweep(
         The parameters that are not varied (None: the defaults).
     processes : int
         Worker processes (0: every core); results do not depend on it.
+    execution : abm.execution.Execution, optional
+        Where the runs go instead of `processes`: local processes or a Dask cluster.
     summary : callable
         A run's KPI frame (``step, name, value``, no group rows) to named scalar outcomes.
     common_random_numbers : bool
@@ -234,6 +242,7 @@ def sweep(
         store = ExperimentStore(Path(out), identity, overwrite=overwrite)
     results, executed = run_points(
         scenario, params, seed=seed, replicates=replicates, processes=processes,
+        execution=execution,
         summary=summary, common_random_numbers=common_random_numbers,
         build_kwargs=build_kwargs, store=store, progress=progress,
     )  # fmt: skip

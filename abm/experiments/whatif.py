@@ -41,6 +41,7 @@ from typing import Any
 
 import polars as pl
 
+from abm.execution import Execution
 from abm.experiments.changes import apply_changes, as_params, changed
 from abm.experiments.jobs import Job, as_scenario, check_int, run_jobs, whole_run
 from abm.experiments.outcomes import (
@@ -76,6 +77,7 @@ def replicate_kpis(
     seed: int,
     n: int,
     processes: int = 1,
+    execution: Execution | None = None,
     build_kwargs: Mapping[str, Any] | None = None,
 ) -> pl.DataFrame:
     """The whole-run KPIs of `n` replicates of `scenario`, with no event log written.
@@ -94,7 +96,14 @@ def replicate_kpis(
     params = as_params(scenario, params)
     jobs = [Job(params, seed, k) for k in range(n)]
     frames = dict(
-        run_jobs(scenario, jobs, processes=processes, build_kwargs=build_kwargs, groups=False)
+        run_jobs(
+            scenario,
+            jobs,
+            processes=processes,
+            execution=execution,
+            build_kwargs=build_kwargs,
+            groups=False,
+        )  # fmt: skip
     )
     return pl.concat(
         [frames[k].select(pl.lit(k, pl.Int64).alias("replicate"), pl.all()) for k in range(n)]
@@ -186,6 +195,7 @@ def what_if(
     seed: int,
     n: int,
     processes: int = 1,
+    execution: Execution | None = None,
     summary: Summary = default_summary,
     common_random_numbers: bool = True,
     confidence: float = 0.95,
@@ -212,6 +222,8 @@ def what_if(
         Replicates per arm, at least 2.
     processes : int
         Worker processes (0: every core); results do not depend on it.
+    execution : abm.execution.Execution, optional
+        Where the runs go instead of `processes`: local processes or a Dask cluster.
     summary : callable
         A run's KPI frame (``step, name, value``, no group rows) to named scalar outcomes.
     common_random_numbers : bool
@@ -274,8 +286,9 @@ def what_if(
     def compute(todo: list[int]) -> Any:
         chosen = [jobs[t] for t in todo]
         runs = run_jobs(
-            scenario, chosen, processes=processes, build_kwargs=build_kwargs, groups=keep_kpis
-        )
+            scenario, chosen, processes=processes, execution=execution,
+            build_kwargs=build_kwargs, groups=keep_kpis,
+        )  # fmt: skip
         for i, kpis in runs:
             j = todo[i]
             arm = arms[j // n][0]

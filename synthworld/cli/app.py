@@ -7,6 +7,7 @@ prints one line too and exits with 1. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -84,3 +85,34 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def execution_options(func: Any) -> Any:
+    """``--scheduler`` and ``--workers``: run on a Dask cluster instead of local processes."""
+    func = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Start a local Dask cluster of this many worker processes and run there "
+        "(needs the `dask` extra).",
+    )(func)
+    return click.option(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        default=None,
+        help="Run on the Dask cluster whose scheduler is at this address (needs the `dask` "
+        "extra). The results do not depend on where they run.",
+    )(func)
+
+
+def execution(processes: int, scheduler: str | None, workers: int | None) -> Any:
+    """The `abm.execution.Execution` the options ask for; it says where the work runs."""
+    from abm.execution import Execution
+
+    def announce(backend: Any) -> None:
+        if backend.kind == "dask":
+            err_console.print(
+                f"Running on {backend.describe()}.", markup=False, highlight=False, soft_wrap=True
+            )
+
+    return Execution(processes=processes, scheduler=scheduler, workers=workers, on_open=announce)

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from populations.errors import ConfigError, closest_hint
-from synthworld.cli.app import cli, out_console, progress_bar
+from synthworld.cli.app import cli, execution, execution_options, out_console, progress_bar
 from synthworld.cli.run import _load
 
 # ------------------------------------------------------------------------------- shared
@@ -281,6 +281,7 @@ def _policies(policy: tuple[str, ...], policy_file: Path | None) -> dict[str, An
     help="Level of the confidence intervals.",
 )
 @_baseline_options(replicates=10, minimum=2)
+@execution_options
 def whatif(
     name: str,
     policy: tuple[str, ...],
@@ -292,6 +293,8 @@ def whatif(
     overrides: tuple[str, ...],
     replicates: int,
     processes: int,
+    scheduler: str | None,
+    workers: int | None,
     independent: bool,  # noqa: FBT001 - a click flag
     outcomes: tuple[str, ...],
     out: Path | None,
@@ -339,6 +342,7 @@ def whatif(
     with _Progress(f"Comparing policies on {name}") as progress:
         result = what_if(
             scenario, base, found, seed=seed, n=replicates, processes=processes,
+            execution=execution(processes, scheduler, workers),
             common_random_numbers=not independent, confidence=confidence, out=out,
             overwrite=overwrite, progress=progress,
         )  # fmt: skip
@@ -405,6 +409,7 @@ def _vary_option(func: Callable) -> Callable:
     "[default: 3].",
 )
 @_baseline_options(replicates=3, minimum=1)
+@execution_options
 def sweep(
     name: str,
     vary: tuple[str, ...],
@@ -416,6 +421,8 @@ def sweep(
     overrides: tuple[str, ...],
     replicates: int,
     processes: int,
+    scheduler: str | None,
+    workers: int | None,
     independent: bool,  # noqa: FBT001 - a click flag
     outcomes: tuple[str, ...],
     out: Path | None,
@@ -462,6 +469,7 @@ def sweep(
         result = run_sweep(
             scenario, design, seed=seed, replicates=replicates, baseline=base,
             processes=processes, common_random_numbers=not independent, out=out,
+            execution=execution(processes, scheduler, workers),
             overwrite=overwrite, progress=progress,
         )  # fmt: skip
     total = design.points * replicates
@@ -538,6 +546,7 @@ def sweep(
     help="Level of the bootstrap confidence intervals.",
 )
 @_baseline_options(replicates=1, minimum=1)
+@execution_options
 def sensitivity(
     name: str,
     vary: tuple[str, ...],
@@ -552,6 +561,8 @@ def sensitivity(
     overrides: tuple[str, ...],
     replicates: int,
     processes: int,
+    scheduler: str | None,
+    workers: int | None,
     independent: bool,  # noqa: FBT001 - a click flag
     outcomes: tuple[str, ...],
     out: Path | None,
@@ -594,6 +605,7 @@ def sensitivity(
         result = run_sensitivity(
             scenario, found, method=method, samples=samples, seed=seed, replicates=replicates,
             baseline=base, processes=processes, common_random_numbers=not independent,
+            execution=execution(processes, scheduler, workers),
             confidence=confidence, second_order=second_order, levels=levels, out=out,
             overwrite=overwrite, progress=progress,
         )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from populations.errors import ConfigError, closest_hint
 from populations.output import (
     check_destination,
 )
-from synthworld.cli.app import cli, out_console, progress_bar
+from synthworld.cli.app import cli, execution, execution_options, out_console, progress_bar
 
 # ------------------------------------------------------------------------------- scenarios
 
@@ -221,6 +222,13 @@ def _print_params(scenario: Any) -> None:
     show_default=True,
     help="Worker processes for the replicates (0: every core). The files do not depend on it.",
 )
+@execution_options
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish the replicates a killed run of the same command left unfinished (those it "
+    "finished are kept), instead of starting again.",
+)
 def run(
     name: str,
     seed: int,
@@ -233,6 +241,9 @@ def run(
     overwrite: bool,  # noqa: FBT001 - a click flag
     replicates: int,
     processes: int,
+    scheduler: str | None,
+    workers: int | None,
+    resume: bool,  # noqa: FBT001 - a click flag
 ) -> None:
     """Run the scenario NAME and write its event log, KPIs and manifest.
 
@@ -248,7 +259,8 @@ def run(
     With --replicates N (N > 1), replicate k runs with the streams Streams(seed).replicate(k)
     and --out holds one shard per replicate: events/shard=0000k/, kpis/shard=0000k/,
     manifests/shard=0000k.json and replicates.json listing them all; the files are the same
-    whatever --processes.
+    whatever --processes, and on a Dask cluster (--scheduler, --workers). A run that was killed
+    is finished by the same command with --resume, keeping the replicates it had done.
 
     \b
     Examples:
@@ -257,6 +269,7 @@ def run(
       synthworld run outbreak --steps 30 --set beta_community=0.03 --out try-1
       synthworld run outbreak --config my.toml --seed 7 --format csv --out try-2
       synthworld run outbreak --replicates 20 --processes 0 --out many   # all cores
+      synthworld run fraud --replicates 8 --workers 2 --out big          # local Dask cluster
       synthworld run fraud --preset paysim --format paysim --out paysim-like
     """
     from abm.model import SynthModel
@@ -287,10 +300,17 @@ def run(
     if config is not None:
         values = _merge(values, read_toml(config, what="parameter file"))
     params = read_params(scenario.parameters, toml=values or None, overrides=sets)
+    if replicates == 1 and (scheduler or workers or resume):
+        msg = (
+            "--scheduler, --workers and --resume are for runs of several replicates (shards). "
+            "Hint: add --replicates N with N > 1."
+        )
+        raise ConfigError(msg)
     check_destination(out, overwrite=overwrite)  # before the model is built
     total = scenario.steps_in(params)
     if replicates > 1:
-        _run_replicates(scenario, params, seed, replicates, processes, out, fmt, overwrite)
+        where = execution(processes, scheduler, workers)
+        _run_replicates(scenario, params, seed, replicates, where, out, fmt, overwrite, resume)
         if export is not None:
             _export(export, out)
         return
@@ -340,14 +360,23 @@ def _run_replicates(
     params: Any,
     seed: int,
     n: int,
-    processes: int,
+    where: Any,
     out: Path,
     fmt: str,
     overwrite: bool,  # noqa: FBT001
+    resume: bool,  # noqa: FBT001
 ) -> None:
-    from abm.replicates import MANIFEST, all_cores, run_replicates
+    from abm.replicates import MANIFEST, run_replicates
 
-    workers = min(all_cores() if processes == 0 else processes, n)
+    ran_on: list[str] = []
+    announce = where.on_open
+
+    def opened(backend: Any) -> None:
+        ran_on.append(backend.describe())
+        if announce is not None:
+            announce(backend)
+
+    where = dataclasses.replace(where, on_open=opened)
     with progress_bar() as progress:
         task = progress.add_task(f"Running {scenario.name}", total=n, status="")
 
@@ -361,16 +390,17 @@ def _run_replicates(
             n=n,
             out=out,
             fmt=fmt,
-            processes=workers,
+            execution=where,
             overwrite=overwrite,
+            resume=resume,
             progress=on_replicate,
         )
     shards = manifest["shards"]
     steps = {s["steps"] for s in shards}
     ran = f"{steps.pop()} steps" if len(steps) == 1 else f"up to {max(steps)} steps"
     out_console.print(
-        f"Ran {n} replicates of `{scenario.name}` for {ran} (seed {seed}, "
-        f"{workers} process{'es' if workers > 1 else ''}): {manifest['rows']:,} events.",
+        f"Ran {n} replicates of `{scenario.name}` for {ran} (seed {seed}, on "
+        f"{ran_on[0] if ran_on else 'this process'}): {manifest['rows']:,} events.",
         markup=False,
         highlight=False,
         soft_wrap=True,
