@@ -21,6 +21,8 @@ from populations.households import HouseholdSynthesizer, Population
 from populations.integerise import trs
 from populations.ipf import Target
 from populations.marginals import Geography, Marginal
+from populations.privacy import DisclosureReport, Thresholds, disclosure_risk
+from populations.protection import Protector
 from populations.seed import SeedSample
 from populations.synthesis import PopulationSynthesizer, load_inputs
 
@@ -28,6 +30,7 @@ __all__ = [
     "IPF",
     "AgeInBand",
     "ConfigError",
+    "DisclosureReport",
     "Geography",
     "HouseholdSynthesizer",
     "IncomeByGroup",
@@ -37,11 +40,14 @@ __all__ = [
     "OutputExistsError",
     "Population",
     "PopulationSynthesizer",
+    "Protector",
     "SeedSample",
     "SeedSampleError",
     "Status",
     "SynthworldError",
     "Target",
+    "Thresholds",
+    "disclosure_risk",
     "load_config",
     "load_inputs",
     "trs",

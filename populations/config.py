@@ -31,6 +31,14 @@ Example (the demo city's file, ``populations/demo/demo.toml``)::
     tol = 1e-6
     # persons-only fits may declare impossible cells:
     # structural_zeros = [{ age_band = ["0-4"], employment = ["employed"] }]
+
+    [privacy]                    # optional: disclosure report and protections (docs/privacy.md)
+    quasi_identifiers = ["age_band", "sex", "district", "hh_size", "employment", "income_band"]
+    resample_uniques = true      # exchange attributes of persons replicating a seed unique
+    merge_small = ["age_band"]   # or true: every categorical quasi-identifier but geography
+    min_category_size = 30       # categories with fewer seed records are merged
+    top_code = { income = "p99" }   # a number, or the seed's percentile
+    fit_tolerance = 0.005        # largest rise in a marginal's SRMSE that protection may cause
 """
 
 from __future__ import annotations
@@ -46,8 +54,10 @@ __all__ = [
     "AgeConfig",
     "FitConfig",
     "IncomeConfig",
+    "PROTECTIONS",
     "MarginalConfig",
     "PopulationConfig",
+    "PrivacyConfig",
     "SeedConfig",
     "load_config",
     "read_toml",
@@ -101,6 +111,31 @@ class FitConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """The ``[privacy]`` table: quasi-identifiers of the disclosure report, and protections.
+
+    Every protection is off by default (see `populations.protection` for each one's cost in
+    fit); `fit_tolerance` is the largest rise in any marginal's SRMSE that the fit report
+    accepts from protection.
+    """
+
+    quasi_identifiers: tuple[str, ...] = ()
+    resample_uniques: bool = False
+    merge_small: tuple[str, ...] | bool = False
+    min_category_size: int = 30
+    top_code: dict[str, float | str] = field(default_factory=dict)
+    fit_tolerance: float = 0.005
+
+    @property
+    def protects(self) -> bool:
+        """Whether any protection is on."""
+        return self.resample_uniques or bool(self.merge_small) or bool(self.top_code)
+
+
+PROTECTIONS = ("uniques", "merge", "top-code", "all")
+
+
+@dataclass(frozen=True)
 class PopulationConfig:
     """Everything `synthworld populate` needs, read from one TOML file."""
 
@@ -110,6 +145,7 @@ class PopulationConfig:
     age: AgeConfig | None = None
     income: IncomeConfig | None = None
     fit: FitConfig = field(default_factory=FitConfig)
+    privacy: PrivacyConfig | None = None
     source: Path | None = None
 
 
@@ -178,6 +214,51 @@ def _structural_zeros(value: Any, where: str) -> tuple[dict[str, tuple[str, ...]
     return tuple(rules)
 
 
+def _privacy(data: Any, where: str) -> PrivacyConfig:
+    """The ``[privacy]`` table, every key checked."""
+    if not isinstance(data, dict):
+        msg = f"{where}: expected a table, found {type(data).__name__}"
+        raise ConfigError(msg)
+    known = {f.name for f in fields(PrivacyConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            msg = f"{where}: unknown key `{key}`. {closest_hint(key, known)}"
+            raise ConfigError(msg)
+        if key == "quasi_identifiers" or (key == "merge_small" and not isinstance(value, bool)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                also = " (or true)" if key == "merge_small" else ""
+                msg = f"{where}.{key}: expected a list of column names{also}, found {value!r}"
+                raise ConfigError(msg)
+            value = tuple(value)
+        elif key == "top_code":
+            ok = isinstance(value, dict) and all(
+                isinstance(v, int | float | str) and not isinstance(v, bool) for v in value.values()
+            )
+            if not ok:
+                msg = (
+                    f"{where}.top_code: expected a table of caps, found {value!r}. "
+                    'Hint: top_code = { income = 150000, age = "p99" }'
+                )
+                raise ConfigError(msg)
+            value = dict(value)
+        elif key in {"resample_uniques", "merge_small"}:
+            if not isinstance(value, bool):
+                msg = f"{where}.{key}: expected true or false, found {value!r}"
+                raise ConfigError(msg)
+        elif key == "min_category_size":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                msg = f"{where}.{key}: expected a whole number of at least 1, found {value!r}"
+                raise ConfigError(msg)
+        elif key == "fit_tolerance":
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                msg = f"{where}.{key}: expected a number of at least 0, found {value!r}"
+                raise ConfigError(msg)
+            value = float(value)
+        kwargs[key] = value
+    return PrivacyConfig(**kwargs)
+
+
 def read_toml(path: str | Path, *, what: str = "configuration file") -> dict[str, Any]:
     """A TOML file as data (`tomllib`: nothing in it is evaluated), or one clear `ConfigError`."""
     path = Path(path)
@@ -196,7 +277,7 @@ def load_config(path: str | Path) -> PopulationConfig:
     path = Path(path)
     data = read_toml(path)
     base = path.parent
-    sections = {"marginals", "seed", "geography", "attributes", "fit"}
+    sections = {"marginals", "seed", "geography", "attributes", "fit", "privacy"}
     for key in data:
         if key not in sections:
             msg = f"`{path}`: unknown section `{key}`. {closest_hint(key, sections)}"
@@ -214,6 +295,12 @@ def load_config(path: str | Path) -> PopulationConfig:
         if not mc.name:
             mc = MarginalConfig(mc.file, mc.file.stem, mc.level, mc.count)
         marginals.append(mc)
+    if "privacy" in data and "seed" not in data:
+        msg = (
+            f"`{path}`: a [privacy] table needs a [seed] sample: disclosure risk is measured "
+            "against the seed records a population copies, and without a seed nothing is copied."
+        )
+        raise ConfigError(msg)
     attributes = data.get("attributes", {})
     for key in attributes:
         if key not in {"age", "income"}:
@@ -235,5 +322,6 @@ def load_config(path: str | Path) -> PopulationConfig:
         if "income" in attributes
         else None,
         fit=_build(FitConfig, data.get("fit", {}), f"`{path}` fit", base),
+        privacy=_privacy(data["privacy"], f"`{path}` privacy") if "privacy" in data else None,
         source=path,
     )

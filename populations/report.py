@@ -4,6 +4,10 @@ Per marginal: total absolute error (TAE), standardised root mean square error (S
 of the cell counts divided by the mean target cell), the max relative error over cells with a
 positive target, and whether every cell is met exactly. Measured on the population itself, so
 the report states what holds, not what a method promises.
+
+An optional ``privacy`` section (see `PopulationSynthesizer.report`) holds the disclosure risk
+against the seed sample and, for a protected population, the fit before protection, the
+tolerance on the change and whether it holds.
 """
 
 from __future__ import annotations
@@ -44,13 +48,17 @@ class FitReport:
     marginals: list[MarginalFit]
     fit: dict[str, Any] = field(default_factory=dict)
     population: dict[str, Any] = field(default_factory=dict)
+    privacy: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "fit": self.fit,
             "population": self.population,
             "marginals": [asdict(m) for m in self.marginals],
         }
+        if self.privacy:  # disclosure risk and protection (populations.privacy, .protection)
+            out["privacy"] = self.privacy
+        return out
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -7,6 +7,8 @@ prints one line too and exits with 1. ``--debug`` shows the traceback instead.
 from synthworld.cli import (  # noqa: F401 - importing registers the commands
     experiments,
     populate,
+    privacy,
+    report,
     run,
 )
 from synthworld.cli.app import cli, main

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 from rich import box
 from rich.table import Table
 
+from populations.config import PROTECTIONS
 from populations.demo import demo_config_path
 from populations.output import (
     FORMATS,
@@ -19,6 +21,7 @@ from populations.output import (
     write_folder,
 )
 from synthworld.cli.app import cli, out_console, progress_bar
+from synthworld.cli.privacy import print_disclosure
 
 
 @cli.command()
@@ -81,6 +84,15 @@ from synthworld.cli.app import cli, out_console, progress_bar
     help="Count added to every cell of the starting table (persons-only fits), so categories "
     "missing from the seed sample can be filled.",
 )
+@click.option(
+    "--protect",
+    type=click.Choice(PROTECTIONS),
+    multiple=True,
+    help="Turn on a disclosure protection (repeat for more): `uniques` exchanges attributes of "
+    "persons who replicate a seed sample unique, `merge` merges small categories, `top-code` "
+    "caps age and income; `all` does all three. Settings come from the config's [privacy] "
+    "table; see docs/privacy.md. [default: as the config says, else none]",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
 def populate(
     config: Path | None,
@@ -93,6 +105,7 @@ def populate(
     max_iter: int | None,
     rescale: bool | None,  # noqa: FBT001 - a click flag
     prior: float | None,
+    protect: tuple[str, ...],
     overwrite: bool,  # noqa: FBT001 - a click flag
 ) -> None:
     """Build a synthetic population from survey marginals.
@@ -105,13 +118,20 @@ def populate(
     target counts) and manifest.json (version, seed, parameters, input and output hashes).
     The same --seed gives byte-identical tables.
 
+    With a seed sample, the report also measures the disclosure risk of the population against
+    it (replicated sample uniques, identical records, k-anonymity, distance to the closest seed
+    record; `synthworld privacy` gives more). --protect lowers that risk, and the report then
+    shows the fit and the risk before and after protection.
+
     \b
     Examples:
       synthworld populate --out demo-population
       synthworld populate my_city.toml --out my-population --seed 7 --replicates 5
+      synthworld populate --out safer-population --protect uniques --protect merge
     """
     from populations.config import load_config
     from populations.output import write_frame
+    from populations.protection import merge_marginal
     from populations.report import plot_fit
     from populations.synthesis import PopulationSynthesizer, load_inputs
 
@@ -120,9 +140,18 @@ def populate(
     cfg = load_config(config_path)
     inputs = load_inputs(cfg)
     synth = PopulationSynthesizer.from_config(
-        cfg, tol=tol, max_iter=max_iter, rescale=rescale, integerise=integerise, prior=prior
+        cfg,
+        protect=protect,
+        tol=tol,
+        max_iter=max_iter,
+        rescale=rescale,
+        integerise=integerise,
+        prior=prior,
     )
     params = {**synth.fit_config.__dict__, "replicates": replicates, "format": fmt}
+    protected = synth.privacy is not None and synth.privacy.protects
+    if protected:
+        params["privacy"] = asdict(synth.privacy)
     with progress_bar() as progress:
         task = progress.add_task("Fitting", total=synth.fit_config.max_iter, status="")
 
@@ -150,18 +179,30 @@ def populate(
                 sub = folder if replicates == 1 else folder / f"replicate-{k + 1:03d}"
                 sub.mkdir(exist_ok=True)
                 prefix = "" if replicates == 1 else sub.name + "/"
-                pop = synth.sample(rng=np.random.default_rng(stream))
+                rng = np.random.default_rng(stream)
+                pop = raw = synth.sample(rng=rng, protect=False)
+                record = None
+                if protected:
+                    progress.update(sampling, status=f"{k + 1}/{replicates}: protecting")
+                    pop, record = synth.protect(raw, rng=rng)
                 for name, frame in (("households", pop.households), ("persons", pop.persons)):
                     if frame is not None:
                         path = write_frame(frame, sub / name, fmt)
                         rows[prefix + path.name] = frame.height
-                report = synth.report(pop)
+                progress.update(sampling, status=f"{k + 1}/{replicates}: disclosure risk")
+                report = synth.report(
+                    pop,
+                    unprotected=raw if protected else None,
+                    protection=record,
+                    disclosure=synth.seed_records_ is not None,
+                )
                 report.write_json(sub / "fit_report.json")
                 if k == 0:
+                    merges = record.merged_categories if record is not None else {}
                     plot_fit(
                         pop.households,
                         pop.persons,
-                        synth.marginals_,
+                        [merge_marginal(m, merges) for m in synth.marginals_],
                         sub / "fit.png",
                         geography=inputs.geography,
                     )
@@ -232,4 +273,61 @@ def _print_report(synth: Any, report: dict[str, Any], out: Path) -> None:
             "yes" if m["exact"] else "no",
         )
     out_console.print(table)
+    privacy = report.get("privacy", {})
+    if "protection" in privacy:
+        _print_protection(privacy, report["marginals"])
+    if "disclosure" in privacy:
+        print_disclosure(privacy["disclosure"], privacy.get("disclosure_before"))
     out_console.print(f"Wrote {out}/ (fit_report.json, fit.png, manifest.json).", soft_wrap=True)
+
+
+def _print_protection(privacy: dict[str, Any], after: list[dict[str, Any]]) -> None:
+    """What the protections did, and the fit before and after."""
+    record = privacy["protection"]
+    for column, mapping in record["merged_categories"].items():
+        groups: dict[str, list[str]] = {}
+        for old, new in mapping.items():
+            groups.setdefault(new, []).append(old)
+        merged = "; ".join(f"{' + '.join(olds)} -> {new}" for new, olds in groups.items())
+        out_console.print(f"Merged small categories of `{column}`: {merged}.", soft_wrap=True)
+    for column, t in record["top_coded"].items():
+        out_console.print(
+            f"Top-coded `{column}` at {t['cap']:,.6g}: {t['values']:,} values lowered.",
+            soft_wrap=True,
+        )
+    res = record.get("resampled_uniques")
+    if res:
+        ex = res["exchanges"]
+        where = ", ".join(f"{n:,} {kind}" for kind, n in ex.items()) or "none"
+        colour = "green" if res["unresolved"] == 0 else "yellow"
+        out_console.print(
+            f"Resampled sample uniques: {res['persons_matching_seed_uniques']:,} persons matched a "
+            f"seed unique; exchanges by where the partner was ({where}); "
+            f"{res['persons_with_copied_attributes_changed']:,} persons have copied attributes "
+            f"changed; [{colour}]{res['unresolved']:,} unresolved[/].",
+            soft_wrap=True,
+        )
+    table = Table(
+        title=f"Fit before and after protection (tolerance: SRMSE may rise by "
+        f"{privacy['fit_tolerance']:g})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("marginal", no_wrap=True)
+    for col in ("SRMSE before", "after", "TAE before", "after"):
+        table.add_column(col, justify="right")
+    for b, a in zip(privacy["fit_before"], after, strict=True):
+        table.add_row(
+            b["name"],
+            f"{b['srmse']:.4f}",
+            f"{a['srmse']:.4f}",
+            f"{b['tae']:,.0f}",
+            f"{a['tae']:,.0f}",
+        )
+    out_console.print(table)
+    if not privacy["within_tolerance"]:
+        out_console.print(
+            "[yellow]warning:[/] protection raised the SRMSE of a marginal by more than the "
+            "tolerance; see fit_report.json (privacy.fit_before) and docs/privacy.md."
+        )
