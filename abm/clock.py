@@ -14,7 +14,6 @@ so the engine keeps these two small pieces itself.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import numbers
 import operator
@@ -255,7 +254,7 @@ class EventQueue:
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, float, int, EventHandle]] = []
-        self._counter = itertools.count()
+        self._counter = 0  # an int, not itertools.count: models are deep-copied (splitting)
         self._live = 0
         self._now: float | None = None
 
@@ -288,7 +287,8 @@ class EventQueue:
                 f"time {self._now}. Hint: schedule at a time >= {self._now}."
             )
             raise ConfigError(msg)
-        seq = next(self._counter)
+        seq = self._counter
+        self._counter += 1
         handle = EventHandle(self, time, priority, seq, event)
         heapq.heappush(self._heap, (time, priority, seq, handle))
         self._live += 1

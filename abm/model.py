@@ -177,6 +177,9 @@ class SynthModel(mesa.Model):
         self._lazy: set[type] = set()
         self._events_done: int | None = None
         self._closed = False
+        # The last value and the running total of each whole-run scalar KPI (see `kpi`).
+        self.kpi_last: dict[str, float] = {}
+        self.kpi_sum: dict[str, float] = {}
 
     # ------------------------------------------------------------------------- agent types
 
@@ -304,6 +307,33 @@ class SynthModel(mesa.Model):
         if draws is None:
             draws = self._keyed[site] = self.streams.keyed(site)
         return draws
+
+    def reseed(self, seed: int | np.random.SeedSequence | Streams) -> None:
+        """Draw everything from now on from the root `seed`; the model's state is kept.
+
+        For rare-event splitting (`abm.rare`): a copy of a running model must continue on a
+        random path of its own, and with keyed draws a copy would otherwise repeat its
+        original's path exactly. After ``reseed``, every named stream, every keyed draw
+        (`keyed`), Mesa's ``model.rng`` (the stream ``"model"``) and ``model.random``
+        (reseeded in place, since Mesa's agent sets hold it) follow the new root; agents,
+        columns, scheduled events, the clock and KPIs are unchanged, and ``seed`` still names
+        the root the model was built from. A generator a scenario keeps in an attribute of its
+        own is not reached: draw from ``model.streams[name]`` when needed instead.
+
+        Examples
+        --------
+        >>> a, b = SynthModel(seed=1), SynthModel(seed=1)
+        >>> b.reseed(2)
+        >>> draw = lambda model: model.keyed("x").uniform(0, [7])[0]
+        >>> bool(draw(a) == draw(b)), bool(draw(b) == draw(SynthModel(seed=2)))
+        (False, True)
+        """
+        streams = _as_streams(seed)
+        self.streams = streams
+        self._keyed = {}
+        self.rng = streams["model"]
+        words = streams.seed_sequence_for("model.random").generate_state(2, np.uint32)
+        self.random.seed(int(words[0]) << 32 | int(words[1]))
 
     # ------------------------------------------------------------------------- events
 
@@ -449,8 +479,17 @@ class SynthModel(mesa.Model):
         log.append(**columns)
 
     def kpi(self, name: str, value: Any, **groups: Any) -> None:
-        """Record KPI `name` (a number, or an array with group arrays) at the current step."""
+        """Record KPI `name` (a number, or an array with group arrays) at the current step.
+
+        A number recorded without groups is also kept as ``kpi_last[name]`` and added to
+        ``kpi_sum[name]``, so code that watches a run (a rare-event score, `abm.rare`) reads a
+        KPI's latest value or total so far without tabulating the whole KPI log.
+        """
         self.kpis.record(self.clock.step, name, value, **groups)
+        if not groups and np.ndim(value) == 0:
+            number = float(value)
+            self.kpi_last[name] = number
+            self.kpi_sum[name] = self.kpi_sum.get(name, 0.0) + number
 
     @property
     def closed(self) -> bool:

@@ -8,6 +8,7 @@ from synthworld.cli import (  # noqa: F401 - importing registers the commands
     experiments,
     populate,
     privacy,
+    rare,
     report,
     run,
 )
