@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo_config_path", "demo_persons", "load_demo"]
+__all__ = ["demo_config_path", "demo_persons", "demo_population", "load_demo"]
 
 
 def demo_config_path() -> Path:
@@ -40,10 +40,18 @@ def _demo_synthesizer() -> Any:
     return PopulationSynthesizer.from_config(inputs.config).fit(inputs)
 
 
+def demo_population(rng: Any) -> Any:
+    """One sample of the demo city drawn with `rng`: a `Population` (households and persons).
+
+    The population is fitted once per process and sampled on each call.
+    """
+    return _demo_synthesizer().sample(rng=rng)
+
+
 def demo_persons(rng: Any) -> Any:
     """The persons (a polars frame) of one sample of the demo city drawn with `rng`.
 
     The population is fitted once per process and sampled on each call, so scenarios that
     default to the demo city pay the fit (a few seconds) only once.
     """
-    return _demo_synthesizer().sample(rng=rng).persons
+    return demo_population(rng).persons

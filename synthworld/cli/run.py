@@ -198,7 +198,8 @@ def _print_params(scenario: Any) -> None:
     default="parquet",
     show_default=True,
     help="File format of the event log: " + ", ".join(EVENT_FORMATS) + ", or a layout the "
-    "scenario exports (e.g. fraud: paysim, amlworld, samld; written beside the Parquet log). "
+    "scenario exports (fraud: paysim, amlworld, samld; transport: matsim), written beside "
+    "the Parquet log; `synthworld scenarios NAME` lists them. "
     "KPIs are always Parquet.",
 )
 @click.option(

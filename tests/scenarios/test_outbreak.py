@@ -390,7 +390,10 @@ def test_contact_reduction_lowers_the_attack_rate(persons):
         ("testing.delay=0.5", "parameter `testing.delay` expects a whole number"),
         ("testing.daily_capacity=-5", "parameter `testing.daily_capacity` = -5 is out"),
         ("testing.start_day=-2", "parameter `testing.start_day` = -2 is out of range"),
-        ("testing.probabilty=0.2", "`testing.probabilty`. Hint: did you mean `testing.probability`?"),
+        (
+            "testing.probabilty=0.2",
+            "`testing.probabilty`. Hint: did you mean `testing.probability`?",
+        ),
     ],
 )
 def test_bad_parameters_are_named(override, message):
