@@ -179,7 +179,7 @@ def run_replicates(
     execution: Execution | None = None,
     overwrite: bool = False,
     resume: bool = False,
-    progress: Callable[[int, int], Any] | None = None,
+    progress: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Run `n` replicates of `scenario` and write them as the shards of one folder `out`.
 
@@ -215,7 +215,8 @@ def run_replicates(
         scenario, parameters, seed, number of replicates and format; without such a folder the
         run starts afresh.
     progress : callable, optional
-        ``progress(done, n)`` after each replicate finishes (in the order they finish).
+        ``progress(done, n)`` after each replicate finishes (in the order they finish); a
+        callable that also takes ``rows=`` gets the events written so far.
 
     Returns
     -------
@@ -269,8 +270,9 @@ def run_replicates(
         (staged.path / PLAN).write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
         shards = {k: s for k in range(n) if (s := _finished(staged.path, k)) is not None}
         todo = [k for k in range(n) if k not in shards]
-        if progress is not None and shards:
-            progress(len(shards), n)
+        report = _reporter(progress)
+        if shards:
+            report(shards, n)
         where = execution if execution is not None else Execution(processes=processes)
         with where.open(tasks=len(todo)) as backend:
             if backend.kind == "serial":
@@ -287,8 +289,7 @@ def run_replicates(
                 tasks = [(scenario.name, params_data, seed, k, str(staged.path), fmt) for k in todo]
             for i, shard in backend.run(fn, tasks):
                 shards[todo[i]] = shard
-                if progress is not None:
-                    progress(len(shards), n)
+                report(shards, n)
         (staged.path / PLAN).unlink()
         _drop_partials(staged.path)  # what killed tasks left (their work was done again)
         listed = [shards[k] for k in range(n)]
@@ -310,6 +311,24 @@ def run_replicates(
             "shards": listed,
         }
         return staged.commit(manifest, rows)
+
+
+def _reporter(progress: Callable[..., Any] | None) -> Callable[[dict, int], None]:
+    """``report(shards, n)``: calls `progress` with the count (and rows, if it takes them)."""
+    if progress is None:
+        return lambda shards, n: None
+    try:
+        takes_rows = "rows" in inspect.signature(progress).parameters
+    except (TypeError, ValueError):
+        takes_rows = False
+
+    def report(shards: dict, n: int) -> None:
+        if takes_rows:
+            progress(len(shards), n, rows=sum(s["rows"] or 0 for s in shards.values()))
+        else:
+            progress(len(shards), n)
+
+    return report
 
 
 def _unfinished(out: Path, plan: dict[str, Any]) -> Path | None:

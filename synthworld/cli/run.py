@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -381,8 +382,16 @@ def _run_replicates(
     with progress_bar() as progress:
         task = progress.add_task(f"Running {scenario.name}", total=n, status="")
 
-        def on_replicate(done: int, of: int) -> None:
-            progress.update(task, completed=done, total=of, status=f"replicate {done}/{of}")
+        started = time.perf_counter()
+
+        def on_replicate(done: int, of: int, *, rows: int) -> None:
+            rate = rows / max(time.perf_counter() - started, 1e-9)
+            progress.update(
+                task,
+                completed=done,
+                total=of,
+                status=f"replicate {done}/{of}, {rows:,} rows, {rate:,.0f} rows/s",
+            )
 
         manifest = run_replicates(
             scenario,
