@@ -28,13 +28,14 @@ import dataclasses
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from populations.config import read_toml
 from populations.errors import ConfigError, closest_hint
 
-__all__ = ["describe_params", "param", "params_to_dict", "read_params"]
+__all__ = ["describe_params", "param", "params_to_dict", "parse_date", "read_params"]
 
 
 def param(
@@ -207,3 +208,19 @@ def describe_params(cls: type, *, prefix: str = "") -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def parse_date(name: str, value: str) -> date:
+    """The date a ``YYYY-MM-DD`` parameter holds, or a `ConfigError` naming the parameter.
+
+    >>> parse_date("start_date", "2025-06-01")
+    datetime.date(2025, 6, 1)
+    """
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        msg = (
+            f"parameter `{name}` = {value!r} is not a date. "
+            "Hint: write it as YYYY-MM-DD, e.g. 2025-01-01."
+        )
+        raise ConfigError(msg) from None

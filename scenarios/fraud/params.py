@@ -14,9 +14,8 @@ not calibrated on any bank's data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from abm.params import param
+from abm.params import param, parse_date
 from populations.errors import ConfigError
 
 __all__ = [
@@ -190,11 +189,4 @@ class FraudParams:
     monitoring: Monitoring = param(Monitoring(), help="the banks' alert rules")
 
     def __post_init__(self) -> None:
-        try:
-            date.fromisoformat(self.start_date)
-        except ValueError:
-            msg = (
-                f"parameter `start_date` = {self.start_date!r} is not a date. "
-                "Hint: write it as YYYY-MM-DD, e.g. 2025-01-01."
-            )
-            raise ConfigError(msg) from None
+        parse_date("start_date", self.start_date)

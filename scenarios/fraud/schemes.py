@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenarios.fraud.params import FraudParams
+from scenarios.fraud.params import LAUNDERING_TYPOLOGIES, FraudParams
 from scenarios.fraud.rows import CHANNELS, ROLES, STAGES, TYPES, TYPOLOGIES, Rows, code
 from scenarios.fraud.world import CATEGORY_MEDIAN, CNP_CATEGORIES, HOUR_CDF, World
 
@@ -403,17 +403,7 @@ class SchemePlanner:
 
     def _laundering(self, day: int) -> Rows:
         w = self.world
-        names = (
-            "fan_out",
-            "fan_in",
-            "cycle",
-            "scatter_gather",
-            "gather_scatter",
-            "bipartite",
-            "stack",
-            "random",
-            "unnamed",
-        )
+        names = LAUNDERING_TYPOLOGIES
         typology = names[int(self.rng.choice(len(names), p=self.laundering_p))]
         s = self._case(typology, fraud=False)
         if typology == "unnamed":

@@ -21,9 +21,8 @@ https://doi.org/10.1103/PhysRevE.66.065102).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from abm.params import param
+from abm.params import param, parse_date
 from populations.errors import ConfigError
 
 __all__ = [
@@ -252,11 +251,4 @@ class OutageParams:
     reinforcement: Reinforcement = param(Reinforcement(), help="policy: reinforcement")
 
     def __post_init__(self) -> None:
-        try:
-            date.fromisoformat(self.start_date)
-        except ValueError:
-            msg = (
-                f"parameter `start_date` = {self.start_date!r} is not a date. "
-                "Hint: write it as YYYY-MM-DD, e.g. 2025-06-01."
-            )
-            raise ConfigError(msg) from None
+        parse_date("start_date", self.start_date)
