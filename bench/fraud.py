@@ -216,7 +216,7 @@ def _watch(stop: threading.Event, peaks: dict) -> None:
         for p in procs:
             try:
                 rss.append(p.memory_info().rss)
-            except psutil.Error:
+            except psutil.Error:  # a worker that ended between listing and reading
                 pass
         peaks["total"] = max(peaks["total"], sum(rss))
         peaks["process"] = max(peaks["process"], max(rss, default=0))

@@ -20,6 +20,7 @@ documented in ``docs/reports.md`` and by `abm.validate.reference.read_reference`
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -253,7 +254,7 @@ def _member(column: str, dtype: pl.DataType, values: Sequence[Any]) -> pl.Expr:
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(abc.ABC):
     """What every check has: a name, the table it reads, a row filter, a statistic and a
     threshold. Subclasses add what they compare and `_measure`."""
 
@@ -268,8 +269,9 @@ class Check:
     STATISTICS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
+    @abc.abstractmethod
     def from_spec(cls, spec: Spec, name: str) -> Check:
-        raise NotImplementedError
+        """The check a ``[[check]]`` table describes."""
 
     @classmethod
     def _common(cls, spec: Spec, name: str) -> dict[str, Any]:
@@ -283,8 +285,9 @@ class Check:
         }
 
     @property
+    @abc.abstractmethod
     def columns(self) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The columns the check reads."""
 
     def describe(self) -> str:
         """What the check reads, for tables: ``persons: zone x sex (age 18 to 64)``."""
@@ -359,10 +362,11 @@ class Check:
             described=self.describe(),
         )
 
+    @abc.abstractmethod
     def _measure(
         self, tables: Tables, table: str, frame: pl.LazyFrame, schema: pl.Schema
     ) -> tuple[float | None, int, dict[str, Any], str]:
-        raise NotImplementedError
+        """(statistic, rows, details, note) of the check on `frame`."""
 
     def _numeric(self, table: str, schema: pl.Schema, col: str) -> None:
         if not _is_numeric(schema[col]):
